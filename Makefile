@@ -1,0 +1,40 @@
+# Two commands do all set-up (see README):
+#   make lab    set up the environment if needed, then open the course in JupyterLab
+#   make test   set up the environment if needed, then run the whole test suite
+# Other targets: make release (student versions of the labs), make notebooks (re-execute lectures),
+#                make bench (benchmarks).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# pytest workers; notebooks keep their cells on one worker
+JOBS   ?= 2
+
+.PHONY: lab test release notebooks bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "error: $(PYTHON) is not Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab lectures/index.ipynb
+
+test: $(STAMP)
+	COURSE_QUIET=1 MPLBACKEND=agg $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+release: $(STAMP)
+	cd labs && ../$(BIN)/nbgrader generate_assignment --force $(if $(LAB),$(LAB),--all)
+
+notebooks: $(STAMP)
+	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_ising.py
+
+clean:
+	rm -rf $(VENV)
