@@ -47,8 +47,8 @@ def assert_close(actual: Any, expected: Any, name: str, rtol: float = 1e-7, atol
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
     assert actual.shape == expected.shape, f"{name}: expected shape {expected.shape}, got {actual.shape}"
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
-        worst = np.unravel_index(np.argmax(np.abs(actual - expected)), actual.shape) if actual.ndim else ()
+        worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(actual - expected)), actual.shape))
         raise AssertionError(
-            f"{name}: expected {expected[worst]!r} at index {worst}, got {actual[worst]!r} "
+            f"{name}: expected {float(expected[worst])} at index {worst}, got {float(actual[worst])} "
             f"(tolerance rtol={rtol}, atol={atol})"
         )

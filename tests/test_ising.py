@@ -1,0 +1,320 @@
+"""course_lib.ising against exact results: Onsager, Yang, Binder crossing, enumeration,
+the 1D chain's transfer matrix and mean-field theory."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import ising
+
+# Published/closed-form values (Onsager 1944, Yang 1952) at T = 1.5, 2.0, 2.5, 3.0.
+TABLE_T = np.array([1.5, 2.0, 2.5, 3.0])
+TABLE_U = np.array([-1.951117, -1.745565, -1.106079, -0.817310])
+TABLE_M = np.array([0.986500, 0.911319, 0.0, 0.0])
+TABLE_F = np.array([-2.008443, -2.051586, -2.198410, -2.447648])
+
+
+# ----------------------------------------------------------------------------- exact formulas
+def test_critical_temperature():
+    assert ising.T_C == pytest.approx(2 / np.log(1 + np.sqrt(2)))
+    assert np.sinh(2 / ising.T_C) == pytest.approx(1.0)  # Kramers-Wannier self-duality
+
+
+def test_exact_formulas_reproduce_published_table():
+    np.testing.assert_allclose(ising.onsager_energy(TABLE_T), TABLE_U, atol=2e-6)
+    np.testing.assert_allclose(ising.yang_magnetization(TABLE_T), TABLE_M, atol=2e-6)
+    np.testing.assert_allclose(ising.onsager_free_energy(TABLE_T), TABLE_F, atol=2e-6)
+
+
+def test_energy_at_critical_point_is_minus_sqrt2():
+    assert ising.onsager_energy(ising.T_C) == pytest.approx(-np.sqrt(2), abs=1e-12)
+    assert ising.onsager_energy(ising.T_C * (1 + 1e-9)) == pytest.approx(-np.sqrt(2), abs=1e-6)
+
+
+@pytest.mark.parametrize("T", [1.2, 1.8, 2.6, 3.5])
+def test_energy_is_derivative_of_free_energy(T):
+    """Thermodynamic consistency: u = d(beta f)/d beta, independently of the two closed forms."""
+    b, h = 1 / T, 1e-4
+    beta_f = lambda beta: beta * ising.onsager_free_energy(1 / beta)  # noqa: E731
+    numerical_u = (beta_f(b + h) - beta_f(b - h)) / (2 * h)
+    assert numerical_u == pytest.approx(float(ising.onsager_energy(T)), abs=1e-6)
+
+
+def test_yang_magnetization_limits():
+    assert ising.yang_magnetization(0.5) == pytest.approx(1.0, abs=1e-6)
+    assert float(ising.yang_magnetization(ising.T_C + 1e-6)) == 0.0
+    assert float(ising.yang_magnetization(ising.T_C - 1e-3)) > 0.3  # vanishes with exponent 1/8
+
+
+def test_invalid_temperatures_are_rejected():
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="temperature"):
+            ising.onsager_energy(bad)
+
+
+# ----------------------------------------------------------------------------- lattice helpers
+def test_delta_energy_equals_energy_difference():
+    rng = np.random.default_rng(0)
+    spins = rng.choice([-1, 1], size=(6, 8))
+    dE = ising.delta_energy(spins, J=0.7, h=0.3)
+    for i, j in [(0, 0), (2, 5), (5, 7)]:
+        flipped = spins.copy()
+        flipped[i, j] *= -1
+        n = spins.size
+        diff = n * (ising.lattice_energy(flipped, J=0.7, h=0.3) - ising.lattice_energy(spins, J=0.7, h=0.3))
+        assert dE[i, j] == pytest.approx(diff)
+
+
+def test_lattice_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match=r"\+1 or -1"):
+        ising.lattice_energy(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        ising.delta_energy(np.ones(4))
+    with pytest.raises(ValueError, match="even"):
+        ising.CheckerboardMetropolis(L=5, temperatures=[2.0])
+    with pytest.raises(ValueError, match="start"):
+        ising.CheckerboardMetropolis(L=4, temperatures=[2.0], start="warm")
+
+
+def test_binder_cumulant_limits():
+    rng = np.random.default_rng(1)
+    assert ising.binder_cumulant(np.array([0.9, -0.9, 0.9])) == pytest.approx(2 / 3)
+    assert abs(ising.binder_cumulant(rng.normal(size=200_000))) < 0.01
+
+
+# ----------------------------------------------------------------------------- Metropolis sampler
+def test_sampler_layout_round_trip_and_observables():
+    sim = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, start="hot", seed=3)
+    spins = sim.spins().numpy()
+    np.testing.assert_allclose(sim.energy(), ising.lattice_energy(spins))
+    np.testing.assert_allclose(sim.magnetization(), spins.mean(axis=(-2, -1)))
+    other = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, seed=4)
+    other.set_spins(spins)
+    assert np.array_equal(other.spins().numpy(), spins)
+
+
+def test_sampler_is_reproducible():
+    runs = []
+    for _ in range(2):
+        sim = ising.CheckerboardMetropolis(16, [2.2], replicas=2, start="hot", seed=7)
+        sim.sweep(20)
+        runs.append(sim.spins().numpy())
+    assert np.array_equal(*runs)
+
+
+def _index(spins: np.ndarray) -> np.ndarray:
+    """Row of ising.all_configurations for each flattened configuration."""
+    bits = (spins.reshape(len(spins), -1) + 1) // 2
+    return bits @ (2 ** np.arange(bits.shape[1] - 1, -1, -1))
+
+
+def _exact_half_sweep_matrix(states: np.ndarray, beta: float, colour: int) -> np.ndarray:
+    """Transition matrix of one Metropolis half-sweep, by enumerating which sites flip."""
+    n_states, L = len(states), states.shape[-1]
+    sites = [(i, j) for i in range(L) for j in range(L) if (i + j) % 2 == colour]
+    P = np.zeros((n_states, n_states))
+    for a, s in enumerate(states):
+        accept = np.minimum(1.0, np.exp(-beta * ising.delta_energy(s)))
+        for flips in itertools.product([0, 1], repeat=len(sites)):
+            t, p = s.copy(), 1.0
+            for flip, site in zip(flips, sites):
+                p *= accept[site] if flip else 1 - accept[site]
+                t[site] *= -1 if flip else 1
+            P[a, _index(t[None])[0]] += p
+    return P
+
+
+def test_one_sweep_detailed_balance_on_2x2_lattice():
+    """From each of the 16 states of a 2x2 lattice, many replicas take one half-sweep; the
+    observed transition frequencies match the enumerated kernel, which satisfies detailed
+    balance with respect to the exact Boltzmann distribution."""
+    beta, replicas = 0.4, 4000
+    states = ising.all_configurations(4).reshape(16, 2, 2)
+    boltzmann = np.exp(-beta * 4 * ising.lattice_energy(states))
+    boltzmann /= boltzmann.sum()
+    exact = {}
+    for colour in (0, 1):
+        P = _exact_half_sweep_matrix(states, beta, colour)
+        flow = boltzmann[:, None] * P
+        np.testing.assert_allclose(flow, flow.T, atol=1e-15)  # detailed balance of the kernel
+        exact[colour] = P
+    start = np.repeat(states, replicas, axis=0)[None]  # (1 temperature, 16 * replicas, 2, 2)
+    for colour in (0, 1):
+        sim = ising.CheckerboardMetropolis(2, [1 / beta], replicas=16 * replicas, seed=colour)
+        sim.set_spins(start)
+        sim.half_sweep(colour)
+        end = _index(sim.spins().numpy()[0])
+        observed = np.zeros((16, 16))
+        np.add.at(observed, (np.repeat(np.arange(16), replicas), end), 1.0 / replicas)
+        sigma = np.sqrt(exact[colour] * (1 - exact[colour]) / replicas) + 1e-12
+        assert np.all(np.abs(observed - exact[colour]) < 5 * sigma + 1e-9)
+        flow = boltzmann[:, None] * observed
+        np.testing.assert_allclose(flow, flow.T, atol=5 * np.sqrt(boltzmann.max() / replicas) * boltzmann.max())
+    # A full sweep (both colours) keeps the Boltzmann distribution stationary.
+    np.testing.assert_allclose(boltzmann @ exact[0] @ exact[1], boltzmann, atol=1e-14)
+
+
+def test_sampler_matches_enumeration_on_4x4_lattice():
+    states = ising.all_configurations(16).reshape(-1, 4, 4)
+    energies, abs_m = ising.lattice_energy(states), np.abs(states.mean(axis=(1, 2)))
+    T = np.array([1.8, 2.5, 4.0])
+    weights = np.exp(-16 * (energies[None] - energies.min()) / T[:, None])
+    weights /= weights.sum(axis=1, keepdims=True)
+    sim = ising.CheckerboardMetropolis(4, T, replicas=512, start="hot", seed=2)
+    sim.sweep(200)
+    e, m = [], []
+    for _ in range(400):
+        sim.sweep()
+        e.append(sim.energy())
+        m.append(np.abs(sim.magnetization()))
+    np.testing.assert_allclose(np.mean(e, axis=(0, 2)), weights @ energies, atol=0.01)
+    np.testing.assert_allclose(np.mean(m, axis=(0, 2)), weights @ abs_m, atol=0.01)
+
+
+@pytest.fixture(scope="module")
+def thermodynamics():
+    return ising.simulate(32, TABLE_T, replicas=16, n_equilibrate=500, n_measure=2000, seed=0, show_progress=False)
+
+
+def test_energy_matches_onsager(thermodynamics):
+    """L = 32 is within 0.15% of the infinite lattice at these temperatures (|T - T_c| >= 0.23)."""
+    exact = ising.onsager_energy(TABLE_T)
+    np.testing.assert_allclose(thermodynamics.energy, exact, rtol=0.005)
+    assert np.all(np.abs(thermodynamics.energy - exact) < 0.005 + 6 * thermodynamics.energy_err)
+
+
+def test_magnetization_matches_yang_below_tc(thermodynamics):
+    below = TABLE_T < ising.T_C
+    np.testing.assert_allclose(thermodynamics.abs_magnetization[below], ising.yang_magnetization(TABLE_T[below]), rtol=0.005)
+    assert np.all(thermodynamics.abs_magnetization[~below] < 0.3)  # finite-size remnant ~ 1/L, not 0
+
+
+def test_response_functions_are_positive(thermodynamics):
+    assert np.all(thermodynamics.specific_heat > 0) and np.all(thermodynamics.susceptibility > 0)
+    assert np.all(thermodynamics.binder[TABLE_T < ising.T_C] > 0.66)
+
+
+def test_binder_crossings_locate_tc():
+    T = np.linspace(2.15, 2.40, 11)
+    curves = {L: ising.simulate(L, T, replicas=32, n_equilibrate=500, n_measure=2000, seed=L, show_progress=False).binder for L in (8, 16, 32)}
+    for small, large in [(8, 16), (16, 32)]:
+        T_cross, U_cross = ising.binder_crossing(T, curves[small], curves[large])
+        assert T_cross == pytest.approx(ising.T_C, rel=0.01)
+        assert U_cross == pytest.approx(ising.BINDER_CROSSING, abs=0.02)
+
+
+def test_binder_crossing_needs_a_crossing():
+    with pytest.raises(ValueError, match="do not cross"):
+        ising.binder_crossing([1, 2, 3], [0.1, 0.2, 0.3], [0.2, 0.3, 0.4])
+
+
+# ----------------------------------------------------------------------------- Wolff
+def test_wolff_matches_enumeration_on_4x4_lattice():
+    states = ising.all_configurations(16).reshape(-1, 4, 4)
+    energies = ising.lattice_energy(states)
+    T = 2.2
+    w = np.exp(-16 * (energies - energies.min()) / T)
+    w /= w.sum()
+    rng = np.random.default_rng(0)
+    spins = np.ones((4, 4), dtype=np.int8)
+    samples = []
+    for _ in range(20000):
+        ising.wolff_update(spins, T, rng)
+        samples.append(ising.lattice_energy(spins))
+    assert np.mean(samples) == pytest.approx(w @ energies, abs=0.02)
+
+
+def test_wolff_magnetization_and_cluster_sizes():
+    rng = np.random.default_rng(1)
+    spins = np.ones((16, 16), dtype=np.int8)
+    sizes, m = [], []
+    for _ in range(3000):
+        sizes.append(ising.wolff_update(spins, 2.0, rng))
+        m.append(abs(spins.mean()))
+    assert 1 <= min(sizes) and max(sizes) <= 256
+    assert np.mean(m[300:]) == pytest.approx(float(ising.yang_magnetization(2.0)), rel=0.01)
+    with pytest.raises(ValueError, match="square lattice"):
+        ising.wolff_update(np.ones((4, 6)), 2.0, rng)
+
+
+def test_wolff_cures_critical_slowing_down():
+    from course_lib.stats import integrated_autocorrelation_time
+
+    sim = ising.CheckerboardMetropolis(32, [ising.T_C], replicas=32, seed=0)
+    sim.sweep(500)
+    metropolis = []
+    for _ in range(2000):
+        sim.sweep()
+        metropolis.append(np.abs(sim.magnetization()[0]))
+    tau_metropolis = integrated_autocorrelation_time(np.array(metropolis).T)
+    rng = np.random.default_rng(0)
+    spins = np.ones((32, 32), dtype=np.int8)
+    sizes, wolff = [], []
+    for _ in range(3000):
+        sizes.append(ising.wolff_update(spins, ising.T_C, rng))
+        wolff.append(abs(spins.mean()))
+    tau_wolff_sweeps = integrated_autocorrelation_time(np.array(wolff[200:])) * np.mean(sizes) / 1024
+    assert tau_metropolis > 10 * tau_wolff_sweeps
+
+
+# ----------------------------------------------------------------------------- 1D chain
+def _ring_brute_force(n: int, T: float, J: float, h: float):
+    s = ising.all_configurations(n).astype(float)
+    E = -J * (s * np.roll(s, 1, axis=1)).sum(1) - h * s.sum(1)
+    w = np.exp(-E / T)
+    return s, w / w.sum(), np.log(w.sum())
+
+
+@pytest.mark.parametrize("T,h", [(0.7, 0.0), (1.5, 0.3), (3.0, -0.5)])
+def test_chain_transfer_matrix_matches_enumeration(T, h):
+    n, J = 12, 1.0
+    s, p, log_z = _ring_brute_force(n, T, J, h)
+    b = 1 / T
+    root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
+    lam_plus, lam_minus = np.exp(b * J) * np.cosh(b * h) + root, np.exp(b * J) * np.cosh(b * h) - root
+    assert log_z == pytest.approx(np.log(lam_plus**n + lam_minus**n), rel=1e-12)
+    assert -T * np.log(lam_plus) == pytest.approx(float(ising.chain_free_energy(T, J, h)), rel=1e-12)
+    if h == 0:
+        for r in range(1, 6):
+            assert p @ (s[:, 0] * s[:, r]) == pytest.approx(float(ising.chain_correlation(r, T, J, n_sites=n)), rel=1e-10)
+
+
+def test_chain_limits_and_no_transition():
+    T = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(ising.chain_free_energy(T), -T * np.log(2 * np.cosh(1 / T)))
+    np.testing.assert_allclose(ising.chain_magnetization(T, h=0.0), 0.0)
+    dh = 1e-6  # m = -df/dh
+    np.testing.assert_allclose(
+        ising.chain_magnetization(T, h=0.2), -(ising.chain_free_energy(T, h=0.2 + dh) - ising.chain_free_energy(T, h=0.2 - dh)) / (2 * dh), rtol=1e-6
+    )
+    # An infinite ring's correlation is t^r.
+    assert ising.chain_correlation(3, 1.0) == pytest.approx(np.tanh(1.0) ** 3)
+
+
+# ----------------------------------------------------------------------------- mean field
+def test_mean_field_solution_is_the_minimum_of_the_variational_free_energy():
+    m_grid = np.linspace(-0.999999, 0.999999, 200_001)
+    for T in (1.0, 2.0, 3.0, 3.9, 4.5):
+        m_star = float(ising.mean_field_magnetization(T))
+        assert m_star == pytest.approx(np.tanh(4 * m_star / T), abs=1e-9)  # self-consistency
+        best = m_grid[np.argmin(ising.mean_field_free_energy(m_grid, T))]
+        assert abs(m_star) == pytest.approx(abs(best), abs=1e-4)
+    assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(0.0, abs=1e-9)  # T_c^MF = zJ = 4
+
+
+def test_mean_field_reference_values():
+    np.testing.assert_allclose(ising.mean_field_magnetization(np.array([2.0, 3.0])), [0.957504, 0.775516], atol=2e-6)
+
+
+def test_gibbs_bogoliubov_bound():
+    """The mean-field free energy bounds the exact (Onsager) one from above at every T."""
+    T = np.linspace(0.8, 6.0, 40)
+    f_mf = np.array([ising.mean_field_free_energy(ising.mean_field_magnetization(t), t) for t in T])
+    assert np.all(f_mf >= ising.onsager_free_energy(T))
+
+
+def test_sampler_runs_on_requested_device():
+    sim = ising.CheckerboardMetropolis(4, [2.0], device="cpu")
+    assert sim.spins().device == torch.device("cpu")
