@@ -28,7 +28,7 @@ test: $(STAMP)
 	COURSE_QUIET=1 MPLBACKEND=agg $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 release: $(STAMP)
-	cd labs && ../$(BIN)/nbgrader generate_assignment --force $(if $(LAB),$(LAB),--all)
+	cd labs && for lab in $(if $(LAB),$(LAB),$$(ls source)); do PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment --force "$$lab" || exit 1; done
 
 notebooks: $(STAMP)
 	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
