@@ -1,0 +1,51 @@
+"""Data sets that ship with installed packages or are generated here; nothing is downloaded.
+
+scikit-learn's 8x8 digits (1797 images, pixel values 0..16) ship inside scikit-learn.
+The course uses one fixed split everywhere: train = first 1000, validation = next 350, test = last 447.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes"]
+
+N_TRAIN, N_VALIDATION = 1000, 350
+
+
+@dataclass(frozen=True)
+class DigitsSplit:
+    """Images as rows of 64 pixel values in 0..16, and their labels."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    train_labels: np.ndarray
+    validation_labels: np.ndarray
+    test_labels: np.ndarray
+
+
+def load_digits_split() -> DigitsSplit:
+    """scikit-learn digits in the course's fixed split (1000 / 350 / 447), in file order."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = digits.data.astype(np.int64), digits.target
+    a, b = N_TRAIN, N_TRAIN + N_VALIDATION
+    return DigitsSplit(x[:a], x[a:b], x[b:], y[:a], y[a:b], y[b:])
+
+
+def binarized_digits(threshold: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """All 1797 digits as +-1 patterns (pixel > threshold -> +1), shape (1797, 64), with labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return np.where(digits.data > threshold, 1, -1).astype(np.int8), digits.target
+
+
+def digit_prototypes() -> np.ndarray:
+    """One +-1 prototype per digit class 0..9 (pixel-wise majority vote of the binarized images), shape (10, 64)."""
+    x, y = binarized_digits()
+    return np.array([np.where(x[y == k].mean(axis=0) > 0, 1, -1) for k in range(10)], dtype=np.int8)
