@@ -29,28 +29,25 @@ import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import erf
 
+from .checks import as_spins
 from .notebook import progress
 
 # --------------------------------------------------------------------------- checks
 
 
 def _patterns(patterns: np.ndarray) -> np.ndarray:
-    patterns = np.asarray(patterns)
+    patterns = as_spins(patterns, "patterns", min_ndim=2, shape_hint="(P, N)")
     if patterns.ndim != 2:
         raise ValueError(f"patterns must have shape (P, N), got shape {patterns.shape}")
-    if not np.all(np.abs(patterns) == 1):
-        raise ValueError("patterns must contain only +1 and -1")
     return patterns.astype(np.float64)
 
 
 def _states(W: np.ndarray, states: np.ndarray) -> np.ndarray:
-    W, states = np.asarray(W), np.asarray(states)
+    W, states = np.asarray(W), as_spins(states, "states")
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"W must be a square matrix, got shape {W.shape}")
     if states.shape[-1] != W.shape[0]:
         raise ValueError(f"states of shape {states.shape} do not match W of shape {W.shape}")
-    if not np.all(np.abs(states) == 1):
-        raise ValueError("states must contain only +1 and -1")
     return states
 
 
@@ -251,9 +248,8 @@ def pseudolikelihood_couplings(samples: np.ndarray, l2: float = 1e-4, max_iter: 
     """Couplings J (symmetric, zero diagonal) and fields h maximizing the pseudo-likelihood
     sum_samples sum_i log p(s_i | s_rest),  p(s_i | s_rest) = sigmoid(2 s_i (h_i + sum_j J_ij s_j)),
     with a small L2 penalty (Besag 1975; Aurell & Ekeberg 2012). Convex; solved with L-BFGS."""
-    s = torch.as_tensor(np.asarray(samples), dtype=torch.float64)
-    if s.ndim != 2 or not torch.all(s.abs() == 1):
-        raise ValueError("samples must be an array of shape (M, N) with entries +-1")
+    samples = as_spins(samples, "samples", min_ndim=2, shape_hint="(M, N)")
+    s = torch.as_tensor(samples.reshape(len(samples), -1), dtype=torch.float64)
     n = s.shape[1]
     A = torch.zeros(n, n, dtype=torch.float64, requires_grad=True)
     h = torch.zeros(n, dtype=torch.float64, requires_grad=True)

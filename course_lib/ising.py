@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from scipy.special import ellipk
 
+from .checks import as_spins
 from .notebook import default_device, progress
 from .stats import mean_and_error
 
@@ -134,12 +135,7 @@ def mean_field_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0
 
 # --------------------------------------------------------------------------- lattice helpers
 def _check_lattice(spins: np.ndarray) -> np.ndarray:
-    spins = np.asarray(spins)
-    if spins.ndim < 2:
-        raise ValueError(f"spins must have shape (..., L, L), got shape {spins.shape}")
-    if not np.all(np.abs(spins) == 1):
-        raise ValueError("spins must all be +1 or -1")
-    return spins
+    return as_spins(spins, "spins", min_ndim=2, shape_hint="(..., L, L)")
 
 
 def neighbour_sum(spins: np.ndarray) -> np.ndarray:
@@ -286,8 +282,7 @@ class CheckerboardMetropolis:
             spins = spins.expand(shape).reshape(-1, self.L, self.L)
         except RuntimeError:
             raise ValueError(f"spins of shape {tuple(spins.shape)} do not fit {shape}") from None
-        if not torch.all(spins.abs() == 1):
-            raise ValueError("spins must all be +1 or -1")
+        as_spins(spins.cpu().numpy(), "spins")
         rows = torch.arange(self.L, device=self.device).view(-1, 1)
         self.colours = [spins[:, rows, self._columns(c)].contiguous() for c in (0, 1)]
 

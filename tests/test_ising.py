@@ -68,7 +68,7 @@ def test_delta_energy_equals_energy_difference():
 
 
 def test_lattice_helpers_reject_bad_input():
-    with pytest.raises(ValueError, match=r"\+1 or -1"):
+    with pytest.raises(ValueError, match=r"\+1 and -1"):
         ising.lattice_energy(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="shape"):
         ising.delta_energy(np.ones(4))
