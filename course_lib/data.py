@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes"]
+__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes", "two_moons"]
 
 N_TRAIN, N_VALIDATION = 1000, 350
 
@@ -49,3 +49,11 @@ def digit_prototypes() -> np.ndarray:
     """One +-1 prototype per digit class 0..9 (pixel-wise majority vote of the binarized images), shape (10, 64)."""
     x, y = binarized_digits()
     return np.array([np.where(x[y == k].mean(axis=0) > 0, 1, -1) for k in range(10)], dtype=np.int8)
+
+
+def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    """scikit-learn's two moons, standardized per axis (zero mean, unit variance), shape (n, 2)."""
+    from sklearn.datasets import make_moons
+
+    x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
+    return (x - x.mean(axis=0)) / x.std(axis=0)

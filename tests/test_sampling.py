@@ -1,0 +1,153 @@
+"""course_lib.sampling against closed forms: ULA bias, exactness of MALA and HMC, leapfrog energy
+error, optimal-scaling acceptance rates, tempering across a barrier, and a trained EBM."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from course_lib import sampling as sm
+from course_lib.data import two_moons
+from course_lib.stats import integrated_autocorrelation_time
+
+STANDARD_NORMAL = sm.Gaussian([0.0], [[1.0]])
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("step", [0.1, 0.5, 1.0, 1.5])
+def test_ula_stationary_variance_matches_closed_form(step):
+    chains = sm.ula(STANDARD_NORMAL.log_prob, torch.zeros(4000, 1), step, 300, generator=gen(1))
+    tail = chains.samples[100:, :, 0]
+    exact = sm.ula_stationary_variance(1.0, step)
+    # Standard error of a variance from 4000 independent chains x 200 correlated steps: use the chain ends only.
+    ends = tail[-1].numpy()
+    se = exact * math.sqrt(2 / len(ends))
+    assert abs(ends.var() - exact) < 5 * se
+    assert abs(tail.var().item() - exact) < 0.03 * exact
+
+
+def test_ula_is_unstable_beyond_twice_the_variance():
+    with pytest.raises(ValueError, match="unstable"):
+        sm.ula_stationary_variance(1.0, 2.5)
+
+
+@pytest.mark.parametrize("step", [0.5, 1.0])
+def test_mala_passes_ks_where_ula_fails(step):
+    x0 = torch.zeros(3000, 1)
+    mala_ends = sm.mala(STANDARD_NORMAL.log_prob, x0, step, 200, generator=gen(2)).samples[-1, :, 0].numpy()
+    ula_ends = sm.ula(STANDARD_NORMAL.log_prob, x0, step, 200, generator=gen(3)).samples[-1, :, 0].numpy()
+    assert stats.kstest(mala_ends, "norm").pvalue > 0.01
+    assert stats.kstest(ula_ends, "norm").pvalue < 1e-3
+
+
+def test_mala_and_hmc_sample_the_banana_exactly():
+    banana = sm.Banana()
+    exact = banana.sample(20000, gen(4)).numpy()
+    x0 = banana.sample(2000, gen(5))  # start in equilibrium: the test is about exactness, not burn-in
+    for chains in (
+        sm.mala(banana.log_prob, x0, 0.3, 100, generator=gen(6)),
+        sm.hmc(banana.log_prob, x0, 0.2, 10, 30, generator=gen(7)),
+    ):
+        ends = chains.samples[-1].numpy()
+        for k in range(2):
+            assert stats.ks_2samp(ends[:, k], exact[:, k]).pvalue > 0.01
+
+
+def test_leapfrog_energy_error_is_second_order():
+    banana = sm.Banana()
+    x = banana.sample(500, gen(8))
+    p = torch.randn(x.shape, generator=gen(9), dtype=torch.float64)
+    errors = []
+    for step in (0.2, 0.1, 0.05):
+        y, q = sm.leapfrog(banana.log_prob, x, p, step, int(round(1.0 / step)))  # trajectory length 1
+        errors.append((sm.hamiltonian(banana.log_prob, y, q) - sm.hamiltonian(banana.log_prob, x, p)).abs().mean().item())
+    ratios = np.array(errors[:-1]) / np.array(errors[1:])
+    np.testing.assert_allclose(ratios, 4.0, rtol=0.15)
+
+
+def test_leapfrog_is_time_reversible():
+    banana = sm.Banana()
+    x = banana.sample(50, gen(10))
+    p = torch.randn(x.shape, generator=gen(11), dtype=torch.float64)
+    y, q = sm.leapfrog(banana.log_prob, x, p, 0.1, 20)
+    x_back, p_back = sm.leapfrog(banana.log_prob, y, -q, 0.1, 20)
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(-p_back, p)
+
+
+def test_optimal_scaling_acceptance_rates_in_high_dimension():
+    d = 50
+    target = sm.Gaussian(torch.zeros(d), torch.eye(d))
+    x0 = target.sample(200, gen(12))
+    rwm = sm.random_walk_metropolis(target.log_prob, x0, 2.38 / math.sqrt(d), 200, generator=gen(13))
+    mala = sm.mala(target.log_prob, x0, 1.65**2 / 2 * d ** (-1 / 3), 200, generator=gen(14))
+    assert rwm.acceptance.mean().item() == pytest.approx(0.234, abs=0.03)
+    assert mala.acceptance.mean().item() == pytest.approx(0.574, abs=0.04)
+
+
+def test_parallel_tempering_crosses_a_barrier_that_metropolis_cannot():
+    mixture = sm.GaussianMixture([0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], [0.5, 0.5])
+    start = torch.full((200, 2), -4.0, dtype=torch.float64)
+    samples, swap_rates = sm.parallel_tempering(mixture.log_prob, start, [1, 2, 4, 8, 16], 0.5, 800, gen(15))
+    right = (samples[200:, :, 0] > 0).double().mean().item()
+    assert right == pytest.approx(0.5, abs=0.05)
+    assert torch.all(swap_rates > 0.3)
+    stuck = sm.random_walk_metropolis(mixture.log_prob, start, 0.5, 800, generator=gen(16))
+    assert (stuck.samples[:, :, 0] > 0).double().mean().item() < 0.01
+
+
+def test_ula_relaxation_follows_the_fokker_planck_solution():
+    x0, variance = 3.0, 1.0
+    step = 0.005
+    target = sm.Gaussian([0.0], [[variance]])
+    chains = sm.ula(target.log_prob, torch.full((20000, 1), x0), step, 400, keep_every=100, generator=gen(17))
+    for k, t in enumerate((0.5, 1.0, 1.5, 2.0)):
+        mean, var = sm.ornstein_uhlenbeck_moments(x0, variance, t)
+        x = chains.samples[k, :, 0]
+        assert x.mean().item() == pytest.approx(mean, abs=0.03)
+        assert x.var().item() == pytest.approx(var, rel=0.05)
+
+
+def test_random_walk_autocorrelation_grows_as_step_shrinks():
+    x0 = torch.zeros(64, 1)
+    taus = [
+        integrated_autocorrelation_time(sm.random_walk_metropolis(STANDARD_NORMAL.log_prob, x0, s, 3000, generator=gen(18)).samples[500:, :, 0].T.numpy())
+        for s in (0.2, 2.4)
+    ]
+    assert taus[0] > 5 * taus[1]
+
+
+def test_score_of_a_gaussian():
+    target = sm.Gaussian([1.0, -1.0], [[2.0, 0.5], [0.5, 1.0]])
+    x = torch.randn(10, 2, generator=gen(19), dtype=torch.float64)
+    expected = -(x - target.dist.loc) @ torch.linalg.inv(target.dist.covariance_matrix)
+    torch.testing.assert_close(sm.score(target.log_prob, x), expected)
+
+
+def test_samplers_reject_bad_arguments():
+    with pytest.raises(ValueError, match="chains, d"):
+        sm.ula(STANDARD_NORMAL.log_prob, torch.zeros(5), 0.1, 10)
+    with pytest.raises(ValueError, match="step"):
+        sm.mala(STANDARD_NORMAL.log_prob, torch.zeros(5, 1), -0.1, 10)
+    with pytest.raises(ValueError, match="n_steps"):
+        sm.hmc(STANDARD_NORMAL.log_prob, torch.zeros(5, 1), 0.1, 5, 0)
+
+
+def test_trained_ebm_assigns_lower_energy_to_data_than_to_empty_space():
+    from scipy.spatial import cKDTree
+
+    data = two_moons(2000, 0.05, seed=0)
+    held_out = two_moons(500, 0.05, seed=1)
+    model, _ = sm.train_ebm(torch.tensor(data), n_iterations=600, seed=0, show_progress=False)
+    uniform = np.random.default_rng(0).uniform(-3, 3, (4000, 2))
+    empty = uniform[cKDTree(data).query(uniform)[0] > 0.5]  # points at least 0.5 away from every data point
+    with torch.no_grad():
+        e_data = model(torch.tensor(held_out, dtype=torch.float32)).numpy()
+        e_empty = model(torch.tensor(empty, dtype=torch.float32)).numpy()
+    assert sm.auc(e_data, e_empty) > 0.95
+    assert np.median(e_data) < np.median(e_empty)
