@@ -27,8 +27,10 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lectures/index.ipynb $(LAB_ARGS)
 
+# One BLAS/OpenMP thread per worker: two workers each spinning two torch threads on small
+# operations oversubscribe the cores and run many times slower.
 test: $(STAMP)
-	COURSE_QUIET=1 MPLBACKEND=agg $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 release: $(STAMP)
 	cd labs && for lab in $(if $(LAB),$(LAB),$$(ls source)); do PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment --force "$$lab" || exit 1; done

@@ -6,3 +6,10 @@ One small module per lecture topic (``ising``, ...) plus shared helpers:
 """
 
 __version__ = "0.1.0"
+
+# Lecture notebook (lectures/<name>.ipynb, labs/source/<name>/) -> the course_lib module behind it.
+LECTURE_MODULES: dict[str, str] = {
+    "01_ising": "ising",
+    "02_hopfield": "hopfield",
+    "03_langevin": "sampling",
+}

@@ -64,10 +64,13 @@ def test_lab_notebooks_are_committed_without_outputs(path):
 
 
 def test_each_topic_lives_in_four_places():
+    from course_lib import LECTURE_MODULES
+
+    assert sorted(LECTURE_MODULES) == [p.stem for p in LECTURES], "course_lib.LECTURE_MODULES lists every lecture"
     for lecture in LECTURES:
-        number, topic = lecture.stem.split("_", 1)
-        assert (ROOT / "course_lib" / f"{topic}.py").exists(), f"course_lib/{topic}.py"
-        assert (ROOT / "tests" / f"test_{topic}.py").exists(), f"tests/test_{topic}.py"
+        module = LECTURE_MODULES[lecture.stem]
+        assert (ROOT / "course_lib" / f"{module}.py").exists(), f"course_lib/{module}.py"
+        assert (ROOT / "tests" / f"test_{module}.py").exists(), f"tests/test_{module}.py"
         assert (ROOT / "labs" / "source" / lecture.stem).is_dir(), f"labs/source/{lecture.stem}"
         assert (ROOT / "labs" / "release" / lecture.stem).is_dir(), f"labs/release/{lecture.stem} (make release)"
 
