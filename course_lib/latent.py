@@ -1,0 +1,407 @@
+"""Latent-variable models, from PCA to the variational autoencoder.
+
+Contents
+    PCA and PPCA          ``PCA``, ``PPCA`` (closed-form maximum likelihood, posterior, sampling)
+    linear autoencoders   ``train_linear_autoencoder``, ``principal_angles``, ``saxe_mode_strength``
+    linear VAE            ``LinearVAE`` (analytic ELBO; its maximum equals the PPCA log-likelihood)
+    VAE                   ``VAE`` (Gaussian encoder, 17-level categorical pixels), ``train_vae``, IWAE bounds
+
+References
+    M. E. Tipping, C. M. Bishop, J. R. Stat. Soc. B 61, 611 (1999) -- probabilistic PCA.
+    P. Baldi, K. Hornik, Neural Networks 2, 53 (1989) -- linear autoencoders learn the principal subspace.
+    A. M. Saxe, J. L. McClelland, S. Ganguli, arXiv:1312.6120 (2013) -- dynamics of deep linear networks.
+    D. P. Kingma, M. Welling, ICLR (2014) -- the VAE and the reparameterization trick.
+    Y. Burda, R. Grosse, R. Salakhutdinov, ICLR (2016) -- importance-weighted bounds (IWAE).
+    J. Lucas, G. Tucker, R. Grosse, M. Norouzi, NeurIPS (2019) -- linear VAEs, PPCA and posterior collapse.
+    T. Salimans et al., ICLR (2017) -- discretized logistic mixture likelihood.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .notebook import progress
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _data(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"data must have shape (n_samples >= 2, n_features), got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("data contain NaN or infinite values")
+    return x
+
+
+# --------------------------------------------------------------------------- PCA and PPCA
+
+
+@dataclass
+class PCA:
+    """Principal components from the SVD of the centred data: rows of ``components`` are the eigenvectors
+    of the covariance (1/n) X^T X, with eigenvalues ``variances`` in decreasing order."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> "PCA":
+        x = _data(x)
+        mean = x.mean(axis=0)
+        _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+        variances = np.zeros(x.shape[1])
+        variances[: len(s)] = s**2 / len(x)
+        components = np.zeros((x.shape[1], x.shape[1]))
+        components[: len(vt)] = vt
+        return cls(mean, components, variances)
+
+    def explained_variance_ratio(self) -> np.ndarray:
+        return self.variances / self.variances.sum()
+
+    def project(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Coordinates of x on the top-k principal directions."""
+        return (np.asarray(x, dtype=float) - self.mean) @ self.components[:k].T
+
+    def reconstruct(self, x: np.ndarray, k: int) -> np.ndarray:
+        """Best rank-k linear reconstruction of x (orthogonal projection onto the principal subspace)."""
+        return self.mean + self.project(x, k) @ self.components[:k]
+
+
+@dataclass
+class PPCA:
+    """Probabilistic PCA (Tipping & Bishop 1999): z ~ N(0, I_q), x = W z + mu + sigma eps.
+
+    ``fit`` gives the closed-form maximum-likelihood solution: sigma^2 = mean of the d - q discarded
+    covariance eigenvalues, W = U_q (L_q - sigma^2 I)^(1/2) (up to a rotation)."""
+
+    mean: np.ndarray
+    W: np.ndarray
+    sigma2: float
+
+    @classmethod
+    def fit(cls, x: np.ndarray, q: int, sigma2: float | None = None) -> "PPCA":
+        """Maximum likelihood for q latent dimensions. With ``sigma2`` given (held fixed), directions whose
+        eigenvalue is below sigma2 get a zero column in W: the latent dimension collapses onto the prior."""
+        pca = PCA.fit(x)
+        d = pca.components.shape[1]
+        if not 1 <= q < d:
+            raise ValueError(f"q must satisfy 1 <= q < d = {d}, got {q}")
+        if sigma2 is None:
+            sigma2 = float(pca.variances[q:].mean())
+        scales = np.sqrt(np.clip(pca.variances[:q] - sigma2, 0.0, None))
+        return cls(pca.mean, pca.components[:q].T * scales, float(sigma2))
+
+    @property
+    def covariance(self) -> np.ndarray:
+        return self.W @ self.W.T + self.sigma2 * np.eye(len(self.mean))
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """log N(x; mu, W W^T + sigma^2 I) for each row of x."""
+        x = np.asarray(x, dtype=float)
+        sign, logdet = np.linalg.slogdet(self.covariance)
+        r = x - self.mean
+        maha = np.einsum("ni,ni->n", r, np.linalg.solve(self.covariance, r.T).T)
+        return -0.5 * (len(self.mean) * LOG_2PI + logdet + maha)
+
+    @staticmethod
+    def max_log_likelihood(variances: np.ndarray, q: int, n: int) -> float:
+        """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999, eq. 3.8):
+        -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
+        l = np.asarray(variances, dtype=float)
+        d = len(l)
+        sigma2 = l[q:].mean()
+        return -0.5 * n * (d * LOG_2PI + np.log(l[:q]).sum() + (d - q) * np.log(sigma2) + d)
+
+    def posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """p(z | x) = N(M^-1 W^T (x - mu), sigma^2 M^-1) with M = W^T W + sigma^2 I."""
+        M = self.W.T @ self.W + self.sigma2 * np.eye(self.W.shape[1])
+        mean = np.linalg.solve(M, self.W.T @ (np.asarray(x, dtype=float) - self.mean).T).T
+        return mean, self.sigma2 * np.linalg.inv(M)
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        z = rng.standard_normal((n, self.W.shape[1]))
+        return z @ self.W.T + self.mean + math.sqrt(self.sigma2) * rng.standard_normal((n, len(self.mean)))
+
+
+# --------------------------------------------------------------------------- linear autoencoders
+
+
+def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Principal angles (radians, increasing) between the column spans of a (d, k) and b (d, k')."""
+    qa, _ = np.linalg.qr(np.asarray(a, dtype=float))
+    qb, _ = np.linalg.qr(np.asarray(b, dtype=float))
+    cosines = np.linalg.svd(qa.T @ qb, compute_uv=False)
+    return np.sort(np.arccos(np.clip(cosines, -1.0, 1.0)))
+
+
+def saxe_mode_strength(t: np.ndarray, s: float, a0: float, tau: float = 1.0) -> np.ndarray:
+    """Strength of one mode of a two-layer linear network under gradient flow from a small, decoupled start
+    (Saxe et al. 2013, eq. 6): a(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/a0). A sigmoid from a0 to s,
+    half-way at t = (tau / 2s) ln(s/a0 - 1): stronger modes are learned first."""
+    decay = np.exp(-2 * s * np.asarray(t, dtype=float) / tau)  # the same formula, divided through by e^{2st/tau}
+    return s / (1 + (s / a0 - 1) * decay)
+
+
+@dataclass
+class LinearAutoencoderRun:
+    """Result of ``train_linear_autoencoder``: encoder W1 (k, d), decoder W2 (d, k), and, at each recorded
+    step, the loss and the strength lambda_a u_a^T W2 W1 u_a of every principal mode a (Saxe's units)."""
+
+    W1: np.ndarray
+    W2: np.ndarray
+    steps: np.ndarray
+    losses: np.ndarray
+    strengths: np.ndarray
+    variances: np.ndarray = field(repr=False)
+
+
+def train_linear_autoencoder(
+    x: np.ndarray, k: int, lr: float, n_steps: int, init_scale: float = 1e-3, aligned: bool = False, seed: int = 0, record_every: int = 10
+) -> LinearAutoencoderRun:
+    """Full-batch gradient descent on L = (1/2n) sum |x - W2 W1 x|^2 for centred data (a linear autoencoder
+    with k hidden units). The gradients need only the covariance S: dL/dW2 = -(I - W2 W1) S W1^T,
+    dL/dW1 = -W2^T (I - W2 W1) S.
+
+    ``aligned=True`` starts each mode decoupled along a principal direction with strength ``init_scale``
+    (Saxe's analytic setting); otherwise the weights start as small random matrices of scale ``init_scale``."""
+    x = _data(x)
+    pca = PCA.fit(x)
+    S = np.cov(x - pca.mean, rowvar=False, bias=True)
+    d = S.shape[0]
+    rng = np.random.default_rng(seed)
+    if aligned:
+        b = np.sqrt(init_scale / np.maximum(pca.variances[:k], 1e-12))
+        W1, W2 = b[:, None] * pca.components[:k], pca.components[:k].T * b
+    else:
+        W1, W2 = init_scale * rng.standard_normal((k, d)), init_scale * rng.standard_normal((d, k))
+    U, lam = pca.components, pca.variances
+    steps, losses, strengths = [], [], []
+    for t in range(n_steps + 1):
+        E = np.eye(d) - W2 @ W1
+        if t % record_every == 0:
+            steps.append(t)
+            losses.append(0.5 * np.trace(E @ S @ E.T))
+            strengths.append(lam * np.einsum("ai,ij,aj->a", U, W2 @ W1, U))
+        if t == n_steps:
+            break
+        ES = E @ S
+        W2, W1 = W2 + lr * ES @ W1.T, W1 + lr * W2.T @ ES
+    return LinearAutoencoderRun(W1, W2, np.array(steps), np.array(losses), np.array(strengths), lam)
+
+
+# --------------------------------------------------------------------------- linear VAE
+
+
+class LinearVAE(nn.Module):
+    """Linear-Gaussian VAE: q(z|x) = N(V (x - mu) + c, diag(s^2)), p(z) = N(0, I), p(x|z) = N(W z + mu, sigma^2 I).
+    Its ELBO is available in closed form, and its maximum equals the PPCA log-likelihood (Lucas et al. 2019)."""
+
+    def __init__(self, d: int, q: int, seed: int = 0) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.V = nn.Parameter(0.1 * torch.randn(q, d, generator=g, dtype=torch.float64))
+        self.c = nn.Parameter(torch.zeros(q, dtype=torch.float64))
+        self.log_s2 = nn.Parameter(torch.zeros(q, dtype=torch.float64))
+        self.W = nn.Parameter(0.1 * torch.randn(d, q, generator=g, dtype=torch.float64))
+        self.mu = nn.Parameter(torch.zeros(d, dtype=torch.float64))
+        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=torch.float64))
+
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact ELBO per data point: E_q[log p(x|z)] - KL(q(z|x) || p(z)), no sampling needed."""
+        d, q = self.W.shape
+        m = (x - self.mu) @ self.V.T + self.c
+        s2, sigma2 = self.log_s2.exp(), self.log_sigma2.exp()
+        residual = ((x - m @ self.W.T - self.mu) ** 2).sum(1) + (s2 * (self.W**2).sum(0)).sum()
+        expected_log_lik = -0.5 * d * (LOG_2PI + self.log_sigma2) - residual / (2 * sigma2)
+        kl = 0.5 * (s2.sum() + (m**2).sum(1) - q - self.log_s2.sum())
+        return expected_log_lik - kl
+
+    def fit(self, x: np.ndarray, max_iter: int = 500) -> float:
+        """Maximize the mean ELBO with L-BFGS (full batch); returns the final mean ELBO."""
+        data = torch.as_tensor(np.asarray(x, dtype=float))
+        with torch.no_grad():
+            self.mu.copy_(data.mean(0))
+        optimizer = torch.optim.LBFGS(self.parameters(), max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-14, history_size=50, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = -self.elbo(data).mean()
+            loss.backward()
+            return loss
+
+        for _ in range(5):
+            optimizer.step(closure)
+        with torch.no_grad():
+            return float(self.elbo(data).mean())
+
+
+# --------------------------------------------------------------------------- VAE for 17-level digits
+
+
+class VAE(nn.Module):
+    """VAE for images whose pixels take ``n_levels`` integer values (scikit-learn digits: 0..16).
+
+    Encoder: MLP -> mean and log-variance of a diagonal Gaussian q(z|x). Prior: N(0, I).
+    Decoder: MLP -> for every pixel a categorical distribution over the n_levels values, either a free
+    softmax (``decoder="softmax"``) or a mixture of discretized logistics (``decoder="logistic"``, Salimans
+    et al. 2017), which ties neighbouring grey levels together and generalizes better from little data.
+    Likelihoods are exact discrete log-probabilities, so bounds are in nats per image."""
+
+    def __init__(
+        self,
+        n_pixels: int = 64,
+        n_levels: int = 17,
+        latent_dim: int = 16,
+        hidden: int = 256,
+        dropout: float = 0.2,
+        decoder: str = "logistic",
+        n_mixture: int = 3,
+    ) -> None:
+        super().__init__()
+        if decoder not in ("softmax", "logistic"):
+            raise ValueError(f"decoder must be 'softmax' or 'logistic', got {decoder!r}")
+        self.n_pixels, self.n_levels, self.latent_dim = n_pixels, n_levels, latent_dim
+        self.decoder_type, self.n_mixture = decoder, n_mixture
+        per_pixel = n_levels if decoder == "softmax" else 3 * n_mixture
+        self.encoder = nn.Sequential(
+            nn.Linear(n_pixels, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2 * latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n_pixels * per_pixel)
+        )
+
+    def _check(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x)
+        if x.ndim != 2 or x.shape[1] != self.n_pixels:
+            raise ValueError(f"images must have shape (batch, {self.n_pixels}), got {tuple(x.shape)}")
+        if x.dtype.is_floating_point and not torch.equal(x, x.round()):
+            raise ValueError("pixel values must be integers")
+        if x.min() < 0 or x.max() >= self.n_levels:
+            raise ValueError(f"pixel values must lie in 0..{self.n_levels - 1}")
+        return x.long()
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x)."""
+        scaled = self._check(x).float() * (2.0 / (self.n_levels - 1)) - 1.0
+        mean, log_var = self.encoder(scaled).chunk(2, dim=-1)
+        return mean, log_var.clamp(-12.0, 6.0)
+
+    def pixel_log_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(pixel = level | z) for every pixel and level: shape (..., n_pixels, n_levels)."""
+        out = self.decoder(z)
+        if self.decoder_type == "softmax":
+            return torch.log_softmax(out.view(*z.shape[:-1], self.n_pixels, self.n_levels), dim=-1)
+        params = out.view(*z.shape[:-1], self.n_pixels, 3, self.n_mixture)
+        log_w = torch.log_softmax(params[..., 0, :], dim=-1)
+        half = (self.n_levels - 1) / 2
+        centre = half * torch.tanh(params[..., 1, :]) + half
+        inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))
+        levels = torch.arange(self.n_levels, dtype=z.dtype)
+        # P(level) = F(level + 1/2) - F(level - 1/2), with the end bins open to +-infinity
+        upper = torch.sigmoid((levels[:, None] + 0.5 - centre[..., None, :]) * inv_scale[..., None, :])
+        lower = torch.sigmoid((levels[:, None] - 0.5 - centre[..., None, :]) * inv_scale[..., None, :])
+        upper = torch.where(levels[:, None] == self.n_levels - 1, torch.ones_like(upper), upper)
+        lower = torch.where(levels[:, None] == 0, torch.zeros_like(lower), lower)
+        log_p = torch.log((upper - lower).clamp(min=1e-12))
+        return torch.logsumexp(log_w[..., None, :] + log_p, dim=-1)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x | z), summed over pixels; z may carry extra leading sample dimensions."""
+        x = self._check(x)
+        log_probs = self.pixel_log_probs(z)
+        return log_probs.gather(-1, x.expand(*z.shape[:-1], -1).unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def log_weights(self, x: torch.Tensor, n_samples: int) -> torch.Tensor:
+        """log p(x, z_k) - log q(z_k | x) for n_samples reparameterized draws z_k = mean + std * eps: (k, batch)."""
+        mean, log_var = self.encode(x)
+        eps = torch.randn(n_samples, *mean.shape)
+        z = mean + torch.exp(0.5 * log_var) * eps
+        log_q = (-0.5 * eps**2 - 0.5 * log_var - 0.5 * LOG_2PI).sum(-1)
+        log_prior = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)
+        return self.log_likelihood(x, z) + log_prior - log_q
+
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        """ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), with one reparameterized sample and the KL in closed form."""
+        mean, log_var = self.encode(x)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
+        return self.log_likelihood(x, z) - kl
+
+    def iwae(self, x: torch.Tensor, n_samples: int, chunk: int = 100) -> torch.Tensor:
+        """Importance-weighted bound log (1/K) sum_k p(x, z_k)/q(z_k|x) (Burda et al. 2016), per image.
+        It increases with K towards log p(x); K = 1 is the (sampled) ELBO."""
+        parts = [self.log_weights(x, min(chunk, n_samples - k)) for k in range(0, n_samples, chunk)]
+        return torch.logsumexp(torch.cat(parts), dim=0) - math.log(n_samples)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images drawn from the model: z ~ N(0, I), then every pixel from its categorical distribution."""
+        z = torch.randn(n, self.latent_dim, generator=generator)
+        probs = self.pixel_log_probs(z).exp().reshape(-1, self.n_levels)
+        return torch.multinomial(probs, 1, generator=generator).view(n, self.n_pixels)
+
+    @torch.no_grad()
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """Expected pixel values E[x | z] (for smooth pictures of latent traversals)."""
+        return (self.pixel_log_probs(z).exp() * torch.arange(self.n_levels, dtype=z.dtype)).sum(-1)
+
+
+def train_vae(
+    model: VAE,
+    train: np.ndarray,
+    validation: np.ndarray,
+    time_budget: float = 60.0,
+    n_importance: int = 5,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    beta: float = 1.0,
+    seed: int = 0,
+    max_epochs: int | None = None,
+    show_progress: bool = True,
+) -> dict[str, list[float]]:
+    """Train on the IWAE bound with ``n_importance`` samples (1 = the ELBO, with ``beta`` weighting the KL),
+    with Adam, until ``time_budget`` seconds (or ``max_epochs``) pass. Keeps the weights with the best
+    validation ELBO (early stopping). Returns the history of validation ELBOs."""
+    torch.manual_seed(seed)
+    x_train, x_val = torch.as_tensor(np.asarray(train)), torch.as_tensor(np.asarray(validation))
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
+    best, best_state, start, epoch = -math.inf, copy.deepcopy(model.state_dict()), time.perf_counter(), 0
+    bar = progress(range(max_epochs or 10**9), desc="VAE", disable=not show_progress or None)
+    for epoch in bar:
+        if time.perf_counter() - start > time_budget:
+            break
+        model.train()
+        for idx in torch.randperm(len(x_train)).split(batch_size):
+            x = x_train[idx]
+            if n_importance == 1:
+                mean, log_var = model.encode(x)
+                z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+                kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
+                loss = -(model.log_likelihood(x, z) - beta * kl).mean()
+            else:
+                loss = -model.iwae(x, n_importance).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if epoch % 5 == 4:
+            model.eval()
+            with torch.no_grad():
+                value = float(model.elbo(x_val).mean())
+            history["epoch"].append(epoch + 1)
+            history["seconds"].append(time.perf_counter() - start)
+            history["validation_elbo"].append(value)
+            if value > best:
+                best, best_state = value, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    return history

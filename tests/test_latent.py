@@ -1,0 +1,167 @@
+"""course_lib.latent against closed forms: PPCA maximum likelihood and posterior, linear autoencoders
+(Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and ELBO <= IWAE."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import latent as lt
+from course_lib.data import load_digits_split
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_split().train / 16.0
+
+
+def test_pca_matches_covariance_eigendecomposition_and_eckart_young(digits):
+    pca = lt.PCA.fit(digits)
+    eigenvalues = np.linalg.eigvalsh(np.cov(digits, rowvar=False, bias=True))[::-1]
+    np.testing.assert_allclose(pca.variances, eigenvalues, atol=1e-12)
+    for k in (2, 10, 30):
+        error = np.mean(np.sum((digits - pca.reconstruct(digits, k)) ** 2, axis=1))
+        assert error == pytest.approx(pca.variances[k:].sum(), rel=1e-9)  # discarded variance
+
+
+@pytest.mark.parametrize("q", [2, 8])
+def test_ppca_closed_form_is_the_numerical_maximum(digits, q):
+    ppca = lt.PPCA.fit(digits, q)
+    closed = lt.PPCA.max_log_likelihood(lt.PCA.fit(digits).variances, q, len(digits))
+    assert ppca.log_prob(digits).sum() == pytest.approx(closed, abs=1e-6)
+    # Maximize the same likelihood numerically from a random start.
+    x = torch.tensor(digits)
+    d = x.shape[1]
+    W = torch.nn.Parameter(0.1 * torch.randn(d, q, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    log_s2 = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
+    S = torch.cov(x.T, correction=0)
+    opt = torch.optim.LBFGS([W, log_s2], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        C = W @ W.T + log_s2.exp() * torch.eye(d, dtype=torch.float64)
+        loss = 0.5 * len(x) * (d * math.log(2 * math.pi) + torch.logdet(C) + torch.trace(torch.linalg.solve(C, S)))
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    numerical = -closure().item()
+    assert numerical == pytest.approx(closed, abs=1e-4 * abs(closed))
+    assert numerical <= closed + 1e-6  # never above the closed-form maximum
+
+
+def test_ppca_posterior_is_gaussian_conditioning(digits):
+    ppca = lt.PPCA.fit(digits, 3)
+    # Joint Gaussian of (z, x): Cov(z, x) = W^T, Cov(x) = C; conditioning gives the posterior.
+    C = ppca.covariance
+    x = digits[:5]
+    mean, cov = ppca.posterior(x)
+    np.testing.assert_allclose(mean, (ppca.W.T @ np.linalg.solve(C, (x - ppca.mean).T)).T, atol=1e-10)
+    np.testing.assert_allclose(cov, np.eye(3) - ppca.W.T @ np.linalg.solve(C, ppca.W), atol=1e-10)
+
+
+def test_ppca_samples_have_the_model_covariance():
+    rng = np.random.default_rng(0)
+    model = lt.PPCA(mean=np.zeros(4), W=rng.normal(size=(4, 2)), sigma2=0.3)
+    samples = model.sample(200_000, rng)
+    np.testing.assert_allclose(np.cov(samples, rowvar=False), model.covariance, atol=0.03)
+
+
+def test_fixed_noise_collapses_weak_directions(digits):
+    variances = lt.PCA.fit(digits).variances
+    sigma2 = variances[5]
+    ppca = lt.PPCA.fit(digits, 10, sigma2=sigma2)
+    active = np.linalg.norm(ppca.W, axis=0) > 1e-12
+    assert active.sum() == np.sum(variances[:10] > sigma2) == 5
+
+
+def test_linear_autoencoder_learns_the_principal_subspace(digits):
+    run = lt.train_linear_autoencoder(digits, 4, lr=1.0, n_steps=3000, init_scale=1e-3)
+    top4 = lt.PCA.fit(digits).components[:4].T
+    assert lt.principal_angles(run.W1.T, top4).max() < 0.01
+    assert lt.principal_angles(run.W2, top4).max() < 0.01
+    assert run.losses[-1] == pytest.approx(0.5 * lt.PCA.fit(digits).variances[4:].sum(), rel=1e-3)
+
+
+def test_saxe_closed_form_matches_simulated_mode_trajectories(digits):
+    a0, lr = 1e-4, 0.05
+    run = lt.train_linear_autoencoder(digits, 4, lr=lr, n_steps=1200, init_scale=a0, aligned=True, record_every=5)
+    for mode in range(4):
+        s = run.variances[mode]
+        predicted = lt.saxe_mode_strength(run.steps, s, a0, tau=1 / lr)
+        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
+    half_times = [np.log(run.variances[m] / a0 - 1) / (2 * run.variances[m]) for m in range(4)]
+    assert np.all(np.diff(half_times) > 0)  # stronger modes first
+
+
+def test_saxe_formula_limits():
+    assert lt.saxe_mode_strength(0.0, 2.0, 0.01) == pytest.approx(0.01)
+    assert lt.saxe_mode_strength(1e6, 2.0, 0.01) == pytest.approx(2.0)
+    t_half = np.log(2.0 / 0.01 - 1) / (2 * 2.0)
+    assert lt.saxe_mode_strength(t_half, 2.0, 0.01) == pytest.approx(1.0)
+
+
+def test_principal_angles():
+    e = np.eye(3)
+    np.testing.assert_allclose(lt.principal_angles(e[:, :1], e[:, :1]), [0.0], atol=1e-7)
+    np.testing.assert_allclose(lt.principal_angles(e[:, :1], e[:, 1:2]), [np.pi / 2])
+
+
+def test_linear_vae_optimum_equals_ppca_log_likelihood(digits):
+    x = digits[:400]
+    q = 3
+    elbo = lt.LinearVAE(64, q).fit(x)
+    closed = lt.PPCA.max_log_likelihood(lt.PCA.fit(x).variances, q, len(x)) / len(x)
+    assert elbo <= closed + 1e-9  # a lower bound
+    assert elbo == pytest.approx(closed, abs=1e-3)
+
+
+@pytest.fixture(scope="module")
+def small_vae():
+    split = load_digits_split()
+    model = lt.VAE(latent_dim=8, hidden=128)
+    lt.train_vae(model, split.train, split.validation, time_budget=8, show_progress=False)
+    return model, torch.as_tensor(split.test[:100])
+
+
+def test_elbo_below_iwae_and_iwae_tightens_with_k(small_vae):
+    model, x = small_vae
+    torch.manual_seed(0)
+    with torch.no_grad():
+        elbo = np.mean([model.elbo(x).mean().item() for _ in range(50)])  # analytic KL, averaged over samples
+        sampled_elbo = model.log_weights(x, 500).mean().item()  # fully sampled ELBO = E[IWAE with K = 1]
+        bounds = [model.iwae(x, k).mean().item() for k in (10, 100, 1000)]
+    assert sampled_elbo == pytest.approx(elbo, abs=0.5)
+    assert elbo < bounds[0] < bounds[1] < bounds[2]
+    assert bounds[2] < 0  # log-probabilities of discrete images
+
+
+def test_vae_likelihood_is_a_normalized_distribution_per_pixel(small_vae):
+    model, _ = small_vae
+    with torch.no_grad():
+        log_probs = model.pixel_log_probs(torch.randn(5, 8))
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(5, 64), atol=1e-5, rtol=0)
+    for decoder in ("softmax",):
+        other = lt.VAE(latent_dim=4, hidden=32, decoder=decoder)
+        with torch.no_grad():
+            torch.testing.assert_close(other.pixel_log_probs(torch.randn(3, 4)).exp().sum(-1), torch.ones(3, 64))
+
+
+def test_vae_samples_are_valid_images(small_vae):
+    model, _ = small_vae
+    images = model.sample(10, torch.Generator().manual_seed(0))
+    assert images.shape == (10, 64) and images.min() >= 0 and images.max() <= 16
+
+
+def test_vae_rejects_bad_images():
+    model = lt.VAE(latent_dim=2, hidden=16)
+    with pytest.raises(ValueError, match="shape"):
+        model.elbo(torch.zeros(3, 63, dtype=torch.long))
+    with pytest.raises(ValueError, match="0..16"):
+        model.elbo(torch.full((2, 64), 17))
+    with pytest.raises(ValueError, match="integers"):
+        model.elbo(torch.full((2, 64), 0.5))
+    with pytest.raises(ValueError, match="decoder"):
+        lt.VAE(decoder="gaussian")
