@@ -295,30 +295,31 @@ class VAE(nn.Module):
         mean, log_var = self.encoder(scaled).chunk(2, dim=-1)
         return mean, log_var.clamp(-12.0, 6.0)
 
+    def _level_log_probs(self, out: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+        """log P(pixel = level) from decoder outputs, for `levels` broadcastable to (..., n_pixels, L)."""
+        if self.decoder_type == "softmax":
+            log_probs = torch.log_softmax(out.view(*out.shape[:-1], self.n_pixels, self.n_levels), dim=-1)
+            return log_probs.gather(-1, levels.expand(*log_probs.shape[:-1], levels.shape[-1]))
+        params = out.view(*out.shape[:-1], self.n_pixels, 3, self.n_mixture)
+        log_w = torch.log_softmax(params[..., 0, :], dim=-1)[..., None, :]  # (..., pixels, 1, mixture)
+        half = (self.n_levels - 1) / 2
+        centre = (half * torch.tanh(params[..., 1, :]) + half)[..., None, :]
+        inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))[..., None, :]
+        v = levels[..., None].to(out.dtype)  # (..., pixels, L, 1)
+        # P(level) = F(level + 1/2) - F(level - 1/2) for a logistic CDF F; the end bins extend to +-infinity.
+        upper = torch.where(v == self.n_levels - 1, 1.0, torch.sigmoid((v + 0.5 - centre) * inv_scale))
+        lower = torch.where(v == 0, 0.0, torch.sigmoid((v - 0.5 - centre) * inv_scale))
+        return torch.logsumexp(log_w + torch.log((upper - lower).clamp(min=1e-12)), dim=-1)
+
     def pixel_log_probs(self, z: torch.Tensor) -> torch.Tensor:
         """log p(pixel = level | z) for every pixel and level: shape (..., n_pixels, n_levels)."""
-        out = self.decoder(z)
-        if self.decoder_type == "softmax":
-            return torch.log_softmax(out.view(*z.shape[:-1], self.n_pixels, self.n_levels), dim=-1)
-        params = out.view(*z.shape[:-1], self.n_pixels, 3, self.n_mixture)
-        log_w = torch.log_softmax(params[..., 0, :], dim=-1)
-        half = (self.n_levels - 1) / 2
-        centre = half * torch.tanh(params[..., 1, :]) + half
-        inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))
-        levels = torch.arange(self.n_levels, dtype=z.dtype)
-        # P(level) = F(level + 1/2) - F(level - 1/2), with the end bins open to +-infinity
-        upper = torch.sigmoid((levels[:, None] + 0.5 - centre[..., None, :]) * inv_scale[..., None, :])
-        lower = torch.sigmoid((levels[:, None] - 0.5 - centre[..., None, :]) * inv_scale[..., None, :])
-        upper = torch.where(levels[:, None] == self.n_levels - 1, torch.ones_like(upper), upper)
-        lower = torch.where(levels[:, None] == 0, torch.zeros_like(lower), lower)
-        log_p = torch.log((upper - lower).clamp(min=1e-12))
-        return torch.logsumexp(log_w[..., None, :] + log_p, dim=-1)
+        all_levels = torch.arange(self.n_levels).expand(self.n_pixels, self.n_levels)
+        return self._level_log_probs(self.decoder(z), all_levels)
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x | z), summed over pixels; z may carry extra leading sample dimensions."""
         x = self._check(x)
-        log_probs = self.pixel_log_probs(z)
-        return log_probs.gather(-1, x.expand(*z.shape[:-1], -1).unsqueeze(-1)).squeeze(-1).sum(-1)
+        return self._level_log_probs(self.decoder(z), x.unsqueeze(-1)).squeeze(-1).sum(-1)
 
     def log_weights(self, x: torch.Tensor, n_samples: int) -> torch.Tensor:
         """log p(x, z_k) - log q(z_k | x) for n_samples reparameterized draws z_k = mean + std * eps: (k, batch)."""
@@ -377,9 +378,11 @@ def train_vae(
     history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
     best, best_state, start, epoch = -math.inf, copy.deepcopy(model.state_dict()), time.perf_counter(), 0
     bar = progress(range(max_epochs or 10**9), desc="VAE", disable=not show_progress or None)
+    epoch_seconds = 0.0
     for epoch in bar:
-        if time.perf_counter() - start > time_budget:
+        if time.perf_counter() - start + epoch_seconds > time_budget:  # stop before overrunning the budget
             break
+        epoch_start = time.perf_counter()
         model.train()
         for idx in torch.randperm(len(x_train)).split(batch_size):
             x = x_train[idx]
@@ -402,6 +405,7 @@ def train_vae(
             history["validation_elbo"].append(value)
             if value > best:
                 best, best_state = value, copy.deepcopy(model.state_dict())
+        epoch_seconds = max(epoch_seconds, time.perf_counter() - epoch_start)
     model.load_state_dict(best_state)
     model.eval()
     return history
