@@ -39,7 +39,7 @@ notebooks: $(STAMP)
 	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_ising.py
+	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV)

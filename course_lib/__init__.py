@@ -12,4 +12,5 @@ LECTURE_MODULES: dict[str, str] = {
     "01_ising": "ising",
     "02_hopfield": "hopfield",
     "03_langevin": "sampling",
+    "04_pca_vae": "latent",
 }
