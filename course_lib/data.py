@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes", "two_moons"]
+__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes", "two_moons", "rings", "checkerboard"]
 
 N_TRAIN, N_VALIDATION = 1000, 350
 
@@ -57,3 +57,20 @@ def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
 
     x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
     return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def rings(n: int, noise: float = 0.08, seed: int = 0) -> np.ndarray:
+    """Two concentric rings of radii 1 and 2 (equal numbers of points), with Gaussian radial noise, shape (n, 2)."""
+    rng = np.random.default_rng(seed)
+    radius = np.where(np.arange(n) % 2 == 0, 1.0, 2.0) + noise * rng.standard_normal(n)
+    angle = rng.uniform(0, 2 * np.pi, n)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+
+
+def checkerboard(n: int, seed: int = 0) -> np.ndarray:
+    """Uniform density on the black squares (floor(x) + floor(y) even) of a 4 x 4 board on [-2, 2]^2, shape (n, 2)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, n)
+    row = rng.integers(-2, 2, n)
+    row = np.where((np.floor(x) + row) % 2 == 0, row, (row + 3) % 4 - 2)  # move to the black square of the column
+    return np.stack([x, row + rng.uniform(0, 1, n)], axis=1)
