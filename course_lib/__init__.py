@@ -13,4 +13,5 @@ LECTURE_MODULES: dict[str, str] = {
     "02_hopfield": "hopfield",
     "03_langevin": "sampling",
     "04_pca_vae": "latent",
+    "05_flows": "flows",
 }

@@ -315,7 +315,8 @@ def train_flow(
         schedule.step()
         losses.append(loss.item())
         if validation is not None and (step % 50 == 49 or step == n_steps - 1):
-            value = dequantized_nll(flow, validation, n_draws=1) if dequantize else float(-flow.log_prob(torch.as_tensor(validation, dtype=torch.float32)).mean())
+            with torch.no_grad():
+                value = dequantized_nll(flow, validation, n_draws=1) if dequantize else -flow.log_prob(torch.as_tensor(validation, dtype=torch.float32)).mean().item()
             flow.train()
             if value < best:
                 best, best_state = value, copy.deepcopy(flow.state_dict())
