@@ -258,6 +258,17 @@ def glow(dim: int, n_steps: int = 4, hidden: int = 64) -> Flow:
 # --------------------------------------------------------------------------- checks and training
 
 
+def randomize_parameters(module: nn.Module, scale: float = 0.3, seed: int = 0) -> nn.Module:
+    """Add Gaussian noise of size ``scale`` to every parameter, in double precision, and switch to eval mode.
+    Couplings start as the identity map, so checks of log-dets and inverses need random parameters first."""
+    g = torch.Generator().manual_seed(seed)
+    module = module.double()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return module.eval()
+
+
 def autograd_log_det(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """log|det J| of module's forward map at each row of x, from the full autograd Jacobian (for testing)."""
     out = []

@@ -12,16 +12,6 @@ from course_lib.data import load_digits_split, two_moons
 MOONS_ENTROPY = 1.12  # differential entropy of standardized two moons at noise 0.05, nats (reference notes)
 
 
-def perturbed(module: torch.nn.Module, seed: int = 0, scale: float = 0.3) -> torch.nn.Module:
-    """Random non-trivial parameters (couplings start as the identity), in double precision."""
-    g = torch.Generator().manual_seed(seed)
-    module = module.double()
-    with torch.no_grad():
-        for p in module.parameters():
-            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
-    return module
-
-
 LAYERS = {
     "additive": lambda d: fl.AdditiveCoupling(d, fl.checkerboard_mask(d, 0), 16),
     "scaling": lambda d: fl.Scaling(d),
@@ -37,8 +27,7 @@ LAYERS = {
 @pytest.mark.parametrize("dim", [2, 3, 5, 8])
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_log_det_matches_autograd_and_inverse_round_trips(name, dim):
-    layer = perturbed(LAYERS[name](dim), seed=dim)
-    layer.eval()
+    layer = fl.randomize_parameters(LAYERS[name](dim), seed=dim)
     x = torch.randn(6, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1.5
     z, log_det = layer(x)
     torch.testing.assert_close(log_det, fl.autograd_log_det(layer, x), atol=1e-9, rtol=1e-9)
@@ -68,8 +57,7 @@ def test_marginal_gaussianization_is_exact():
 @pytest.mark.parametrize("maker", [lambda: fl.nice(2, 4, 16), lambda: fl.realnvp(2, 4, 16), lambda: fl.glow(2, 2, 16)])
 def test_density_integrates_to_one(maker):
     torch.manual_seed(0)
-    flow = perturbed(maker(), seed=5, scale=0.1).float()
-    flow.eval()
+    flow = fl.randomize_parameters(maker(), scale=0.1, seed=5).float()  # random flows spread widely
     assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(1.0, abs=2e-3)  # random flows spread widely
 
 
