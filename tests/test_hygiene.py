@@ -1,6 +1,5 @@
 """Notebook and repository hygiene: executed lectures, seeds, no downloads, consistent pins and naming."""
 
-import json
 import re
 import subprocess
 
