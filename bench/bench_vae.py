@@ -46,7 +46,8 @@ def ppca_nll(split, rng: np.random.Generator) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=float, default=60.0, help="training seconds per model")
+    # 57 s leaves room for set-up and early-stopping bookkeeping, so measured training time stays within 60 s.
+    parser.add_argument("--budget", type=float, default=57.0, help="training-loop seconds per model")
     parser.add_argument("--k", type=int, default=1000, help="importance samples for the test NLL")
     args = parser.parse_args()
     split = load_digits_split()
@@ -72,7 +73,7 @@ def main() -> None:
     print(f"{'PPCA, dequantized, q = ' + str(q) + ' (closed form)':<66} {ppca:9.2f} {'':>8} {'<1':>8}")
     ours = rows[0][1]
     print(f"\nNLL = -IWAE bound with K = {args.k}, nats per image on the 447 test digits.")
-    print(f"target: below 90 nats within 60 s of training: {'met' if ours < 90 and rows[0][3] <= 65 else 'NOT met'} ({ours:.2f} nats, {rows[0][3]:.0f} s)")
+    print(f"target: below 90 nats within 60 s of training: {'met' if ours < 90 and rows[0][3] <= 60 else 'NOT met'} ({ours:.2f} nats, {rows[0][3]:.1f} s)")
 
 
 if __name__ == "__main__":
