@@ -1,0 +1,255 @@
+"""Tests for course_lib.diffusion: every closed form against an independent computation, and the
+lecture's claims about trained models (with fixed seeds and stated thresholds)."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.integrate import solve_ivp
+
+from course_lib import diffusion as df
+from course_lib.data import two_moons
+from course_lib.sampling import auc
+from course_lib.stats import energy_distance, mmd, nearest_distance
+
+SCHEDULE = df.NoiseSchedule.linear(1000)
+
+
+def random_gaussian(d: int = 3, seed: int = 0) -> df.GaussianDenoiser:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(d, d, generator=g, dtype=torch.float64)
+    return df.GaussianDenoiser(torch.randn(d, generator=g, dtype=torch.float64), a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64))
+
+
+# --- forward process -----------------------------------------------------------------------------
+def test_linear_schedule_matches_published_values():
+    betas = np.linspace(1e-4, 0.02, 1000)
+    assert np.allclose(SCHEDULE.alpha_bar[1:].numpy(), np.cumprod(1 - betas), rtol=1e-12)
+    # Ho et al. (2020) schedule: abar_500 = 0.0786, abar_1000 = 4.04e-5 (shared/notes/science-references.md)
+    assert round(float(SCHEDULE.alpha_bar[500]), 4) == 0.0786
+    assert float(SCHEDULE.alpha_bar[1000]) == pytest.approx(4.04e-5, rel=2e-3)
+
+
+def test_forward_marginal_equals_composed_one_step_kernels():
+    """q(x_t | x_0) in closed form agrees with t applications of q(x_s | x_{s-1}) = N(sqrt(1-beta_s) x, beta_s I)."""
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.tensor([[1.5, -0.5]], dtype=torch.float64).expand(200_000, 2)
+    for t in (1, 10, 300):
+        x = x0.clone()
+        for s in range(1, t + 1):
+            beta = SCHEDULE.betas[s - 1]
+            x = (1 - beta).sqrt() * x + beta.sqrt() * torch.randn(x.shape, generator=g, dtype=torch.float64)
+        mean, std = df.forward_marginal(x0[:1], t, SCHEDULE)
+        assert torch.allclose(x.mean(0), mean[0], atol=4 * float(std[0, 0]) / math.sqrt(len(x)) + 1e-12)
+        assert torch.allclose(x.std(0), std[0], rtol=0.01)
+        direct = df.q_sample(x0, t, SCHEDULE, torch.randn(x0.shape, generator=g, dtype=torch.float64))
+        assert torch.allclose(direct.std(0), std[0], rtol=0.01)
+
+
+def test_forward_process_rejects_bad_input():
+    x0 = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="noise must have the shape"):
+        df.q_sample(x0, 3, SCHEDULE, torch.zeros(4, 3))
+    with pytest.raises(TypeError, match="integers"):
+        df.forward_marginal(x0, 0.5, SCHEDULE)
+    with pytest.raises(ValueError, match="0..1000"):
+        df.forward_marginal(x0, 1001, SCHEDULE)
+    with pytest.raises(ValueError, match="lie in"):
+        df.NoiseSchedule(torch.tensor([0.1, 1.5]))
+    with pytest.raises(ValueError, match="batch, 2"):
+        df.TimeMLP(2)(torch.zeros(3, 5), torch.zeros(3))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        df.ddpm_loss(df.TimeMLP(2), np.zeros((3, 2)), SCHEDULE)
+
+
+# --- exact denoisers ------------------------------------------------------------------------------
+def test_gaussian_denoiser_attains_the_closed_form_mmse():
+    gauss = random_gaussian()
+    g = torch.Generator().manual_seed(1)
+    x0 = gauss.sample(200_000, g).double()
+    for abar in (0.9, 0.5, 0.05):
+        a, s = math.sqrt(abar), math.sqrt(1 - abar)
+        xt = a * x0 + s * torch.randn(x0.shape, generator=g, dtype=torch.float64)
+        error = ((gauss.denoise(xt, a, s) - x0) ** 2).sum(1)
+        assert float(error.mean()) == pytest.approx(gauss.mmse(a, s), abs=4 * float(error.std()) / math.sqrt(len(error)))
+        # any other linear denoiser does worse, e.g. the one of a slightly wrong covariance
+        wrong = df.GaussianDenoiser(gauss.mean, 1.3 * gauss.cov)
+        assert float(((wrong.denoise(xt, a, s) - x0) ** 2).sum(1).mean()) > float(error.mean())
+
+
+def test_gaussian_score_and_tweedie():
+    gauss = random_gaussian(seed=2)
+    a, s = 0.6, 0.8
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    marginal = torch.distributions.MultivariateNormal(a * gauss.mean, a**2 * gauss.cov + s**2 * torch.eye(3, dtype=torch.float64))
+    autograd_score = torch.autograd.grad(marginal.log_prob(x).sum(), x)[0]
+    x = x.detach()
+    assert torch.allclose(gauss.score(x, a, s), autograd_score, atol=1e-10)
+    assert torch.allclose(gauss.denoise(x, a, s), (x + s**2 * autograd_score) / a, atol=1e-10)  # Tweedie
+
+
+def test_analytic_probability_flow_matches_numerical_integration():
+    """Wang & Vastola's closed-form trajectory equals RK45 on dx/dt = -beta/2 (x + score)."""
+    gauss = random_gaussian(seed=3)
+
+    def rhs(t, y):
+        x, abar = torch.tensor(y.reshape(-1, 3)), df.vp_alpha_bar(t)
+        return df.vp_pf_ode_drift(x.numpy(), t, gauss.score(x, math.sqrt(abar), math.sqrt(1 - abar)).numpy()).ravel()
+
+    x_start = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for t_end in (0.5, 1e-3):
+        numeric = solve_ivp(rhs, (1.0, t_end), x_start.numpy().ravel(), rtol=1e-11, atol=1e-12).y[:, -1].reshape(-1, 3)
+        analytic = gauss.pf_ode(x_start, df.vp_alpha_bar(1.0), df.vp_alpha_bar(t_end)).numpy()
+        assert np.abs(numeric - analytic).max() < 1e-8
+
+
+def test_mixture_denoiser_reduces_to_the_gaussian_one():
+    mixture = df.MixtureDenoiser(torch.tensor([[0.5, -1.0]]), stds=1.7)
+    gauss = df.GaussianDenoiser(torch.tensor([0.5, -1.0]), 1.7**2 * torch.eye(2))
+    x = torch.randn(7, 2, dtype=torch.float64)
+    alpha = torch.rand(7, 1, dtype=torch.float64)
+    assert torch.allclose(mixture.denoise(x, alpha, (1 - alpha**2).sqrt()), gauss.denoise(x, alpha, (1 - alpha**2).sqrt()), atol=1e-12)
+
+
+def test_exact_finite_set_score_only_returns_training_points():
+    train = torch.tensor(two_moons(50, 0.05, seed=0), dtype=torch.float32)
+    exact = df.ExactEpsilon(df.MixtureDenoiser(train), SCHEDULE)
+    noise = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
+    samples = df.sample_ddim(exact, noise, SCHEDULE, 1000).x
+    # the schedule resolves noise down to sigma_1 = sqrt(1 - abar_1) = 0.01; the ODE ends within that of a training point
+    sigma_min = float((1 - SCHEDULE.alpha_bar[1]).sqrt())
+    distances = nearest_distance(samples, train)
+    assert float(distances.max()) < 3 * sigma_min and float(distances.median()) < 1e-4
+    assert len(torch.unique(torch.cdist(samples, train).argmin(1))) > 25  # many different points, not one
+
+
+# --- losses and samplers --------------------------------------------------------------------------
+def test_ddpm_loss_of_the_exact_predictor_is_the_noise_mmse():
+    """For Gaussian data the optimal noise prediction error at step t is abar/(1-abar) times the x0 MMSE."""
+    gauss = random_gaussian(d=2, seed=4)
+    exact = df.ExactEpsilon(gauss, SCHEDULE)
+    x0 = gauss.sample(100_000, torch.Generator().manual_seed(0)).double()
+    losses = [float(df.ddpm_loss(exact, x0, SCHEDULE, torch.Generator().manual_seed(k))) for k in range(4)]
+    abar = SCHEDULE.alpha_bar[1:].numpy()
+    expected = np.mean([ab / (1 - ab) * gauss.mmse(math.sqrt(ab), math.sqrt(1 - ab)) for ab in abar])
+    assert np.mean(losses) == pytest.approx(expected, rel=0.01)
+
+
+def test_ancestral_sampler_is_the_eps_form_and_samples_the_gaussian():
+    gauss = random_gaussian(d=2, seed=5)
+    exact = df.ExactEpsilon(gauss, SCHEDULE)
+    x_T = torch.randn(20_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    samples = df.sample_ddpm(exact, x_T, SCHEDULE, torch.Generator().manual_seed(1)).x
+    # Ho et al. Algorithm 2, written out independently, with the same noise draws
+    x, g, abar, betas = x_T.clone(), torch.Generator().manual_seed(1), SCHEDULE.alpha_bar, SCHEDULE.betas
+    for t in range(1000, 0, -1):
+        eps = exact(x, torch.tensor(t / 1000.0))
+        x = (x - betas[t - 1] / (1 - abar[t]).sqrt() * eps) / (1 - betas[t - 1]).sqrt()
+        if t > 1:
+            x = x + (betas[t - 1] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt() * torch.randn(x.shape, generator=g, dtype=x.dtype)
+    assert torch.allclose(samples, x, atol=1e-8)
+    assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
+    assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
+
+
+def test_deterministic_samplers_with_exact_models_reach_the_gaussian():
+    gauss = random_gaussian(d=2, seed=6)
+    noise = torch.randn(20_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ddim = df.sample_ddim(df.ExactEpsilon(gauss, SCHEDULE), noise, SCHEDULE, 200).x
+    flow = df.sample_flow_matching(df.ExactVelocity(gauss), noise, 200)
+    for samples in (ddim, flow):
+        assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
+        assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
+    # the probability flow is deterministic: DDIM from x_T lands near the closed-form trajectory's end
+    closed = gauss.pf_ode(noise, float(SCHEDULE.alpha_bar[1000]), 1.0)
+    assert float((ddim - closed).norm(dim=1).median()) < 0.05
+
+
+def test_gaussian_plus_network_starts_at_the_gaussian_model():
+    gauss = random_gaussian(d=4, seed=7)
+    model = df.GaussianPlusNetwork(gauss, SCHEDULE, df.TimeMLP(4, 16))
+    x, time = torch.randn(9, 4), torch.rand(9)
+    assert torch.allclose(model(x, time), df.ExactEpsilon(gauss, SCHEDULE)(x, time))
+
+
+# --- trained models -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def moons_model():
+    train = two_moons(4000, 0.05, seed=0)
+    model = df.TimeMLP(2, 64, 2)
+    df.train_diffusion(model, train, SCHEDULE, n_steps=1500, batch_size=128, seed=0, show_progress=False)
+    return model, train
+
+
+def test_trained_model_beats_the_gaussian_fit(moons_model):
+    """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer than the Gaussian fit's."""
+    model, train = moons_model
+    held_out = two_moons(2000, 0.05, seed=1)
+    noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
+    samples = df.sample_ddpm(model, noise, SCHEDULE, torch.Generator().manual_seed(3)).x
+    gaussian = df.GaussianDenoiser.fit(train).sample(2000, torch.Generator().manual_seed(4))
+    ed_model, ed_gauss = energy_distance(samples, held_out), energy_distance(gaussian, held_out)
+    assert ed_model < 0.01 and ed_model < ed_gauss / 3, (ed_model, ed_gauss)
+    # and it does not copy its training set: its samples are no closer to it than fresh data are
+    assert float(nearest_distance(samples, train).median()) > float(nearest_distance(held_out, train).median())
+
+
+def test_training_is_reproducible(moons_model):
+    _, train = moons_model
+    first = df.TimeMLP(2, 16, 1)
+    second = copy.deepcopy(first)
+    losses = [df.train_diffusion(m, train, SCHEDULE, n_steps=50, seed=3, show_progress=False) for m in (first, second)]
+    assert losses[0] == losses[1]
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+
+
+def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
+    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and the two
+    models' samples from the same noise converge to each other."""
+    pool = two_moons(2048, 0.05, seed=10)
+    noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
+    small, large = (df.half_split_experiment(pool, n, SCHEDULE, noise, n_steps=1000) for n in (4, 1024))
+    assert small.ratio < 0.4 and large.ratio > 0.85, (small.ratio, large.ratio)
+    assert large.a_b_distance < small.a_b_distance / 3
+    with pytest.raises(ValueError, match="disjoint"):
+        df.half_split_experiment(pool[:10], 8, SCHEDULE, noise)
+
+
+def test_learned_score_hallucinates_between_modes_and_x0_variance_flags_it():
+    """Aithal et al. (2024) on a 1D mixture of three narrow Gaussians."""
+    schedule = df.NoiseSchedule.linear(200)
+    means = torch.tensor([[-2.0], [0.0], [2.0]])
+    mixture = df.MixtureDenoiser(means, 0.1)
+    model = df.TimeMLP(1, 64, 2)
+    df.train_diffusion(model, mixture.sample(4000, torch.Generator().manual_seed(0)), schedule, n_steps=1500, batch_size=128, show_progress=False)
+    noise = torch.randn(10_000, 1, generator=torch.Generator().manual_seed(1))
+    learned = df.sample_ddpm(model, noise, schedule, torch.Generator().manual_seed(2), keep=range(1, 21))
+    exact = df.sample_ddpm(df.ExactEpsilon(mixture, schedule), noise, schedule, torch.Generator().manual_seed(2))
+    between = lambda x: (x - means.T).abs().min(1).values > 0.5  # noqa: E731  (5 standard deviations from every mode)
+    assert int(between(exact.x).sum()) == 0
+    flagged = between(learned.x)
+    assert int(flagged.sum()) >= 10
+    variance = df.x0_variance(learned)
+    assert auc(variance[~flagged].numpy(), variance[flagged].numpy()) > 0.85
+
+
+# --- two-sample metrics ---------------------------------------------------------------------------
+def test_two_sample_metrics():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(1000, 3, generator=g), torch.randn(1000, 3, generator=g)
+    shifted = y + torch.tensor([0.5, 0.0, 0.0])
+    assert abs(energy_distance(x, y)) < 0.01 and energy_distance(x, shifted) > 0.1
+    assert abs(mmd(x, y)) < 0.01 and mmd(x, shifted) > 0.05
+    # energy distance of two Gaussians N(0, 1), N(m, 1) in 1D: 2 E|X-Y| - 2 E|X-X'| with E|Z| for Z ~ N(m, 2)
+    m = 1.0
+    s = math.sqrt(2)
+    expected = 2 * (s * math.sqrt(2 / math.pi) * math.exp(-m**2 / (2 * s**2)) + m * math.erf(m / (s * math.sqrt(2)))) - 2 * s * math.sqrt(2 / math.pi)
+    big = torch.randn(4000, 1, generator=g), torch.randn(4000, 1, generator=g) + m
+    assert energy_distance(*big) == pytest.approx(expected, abs=0.03)
+    assert torch.allclose(nearest_distance(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0]])), torch.tensor([1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="different dimensions"):
+        energy_distance(x, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        mmd(x, torch.full((5, 3), float("nan")))
