@@ -38,9 +38,10 @@ release: $(STAMP)
 notebooks: $(STAMP)
 	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
 
-# zuko is a reference flow library, installed only for the comparison in bench/bench_flows.py.
+# zuko (flows) and diffusers (DDPM scheduler) are reference libraries, installed only for the
+# comparisons in bench/bench_flows.py and bench/bench_diffusion.py.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet zuko==1.6.0
+	$(BIN)/python -m pip install --quiet zuko==1.6.0 diffusers==0.42.1
 	for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -14,4 +14,5 @@ LECTURE_MODULES: dict[str, str] = {
     "03_langevin": "sampling",
     "04_pca_vae": "latent",
     "05_flows": "flows",
+    "06_diffusion": "diffusion",
 }

@@ -59,6 +59,10 @@ class NoiseSchedule:
             raise ValueError("betas must be a non-empty 1D tensor")
         if not bool(((b > 0) & (b < 1)).all()):
             raise ValueError("every beta_t must lie in (0, 1)")
+        alpha_bar = torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)])
+        # computed once (the schedule is immutable): abar and the two coefficient tables
+        object.__setattr__(self, "_alpha_bar", alpha_bar.double())
+        object.__setattr__(self, "_tables", torch.stack([alpha_bar.sqrt(), (1 - alpha_bar).sqrt()]).double())
 
     @classmethod
     def linear(cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
@@ -72,13 +76,13 @@ class NoiseSchedule:
 
     @property
     def alpha_bar(self) -> torch.Tensor:
-        return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - self.betas, 0)])
+        return self._alpha_bar
 
-    def coefficients(self, t: torch.Tensor | int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def coefficients(self, t: torch.Tensor | int, like: torch.Tensor, check: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """(sqrt(abar_t), sqrt(1 - abar_t)) for integer steps t, shaped to broadcast against ``like`` (batch, ...)."""
-        t = _as_steps(t, self.T, len(like))
-        abar = self.alpha_bar.to(like.device)[t].to(like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
-        return abar.sqrt(), (1 - abar).sqrt()
+        t = _as_steps(t, self.T, len(like)) if check else t
+        a, s = self._tables.to(device=like.device, dtype=like.dtype)[:, t].reshape(2, -1, *([1] * (like.ndim - 1)))
+        return a, s
 
 
 def _as_steps(t: torch.Tensor | int, T: int, batch: int) -> torch.Tensor:
@@ -123,7 +127,8 @@ def ddpm_loss(model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, gener
     x0 = _check_data(x0)
     t = torch.randint(1, schedule.T + 1, (len(x0),), generator=generator).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
-    prediction = model(q_sample(x0, t, schedule, noise), t.to(x0.dtype) / schedule.T)
+    a, s = schedule.coefficients(t, x0, check=False)  # t was drawn in range just above
+    prediction = model(a * x0 + s * noise, t.to(x0.dtype) / schedule.T)
     return ((prediction - noise) ** 2).sum(-1).mean()
 
 
