@@ -1,7 +1,8 @@
 # Two commands do all set-up (see README):
 #   make lab    set up the environment if needed, then open the course in JupyterLab
 #   make test   set up the environment if needed, then run the whole test suite
-# Other targets: make release (student versions of the labs), make notebooks (re-execute lectures),
+# Other targets: make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
+#                make notebooks (re-execute lectures),
 #                make bench (benchmarks).
 
 PYTHON ?= python3.11
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers; notebooks keep their cells on one worker
 JOBS   ?= 2
 
-.PHONY: lab test release notebooks bench clean
+.PHONY: lab test release grade sandbox notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -29,11 +30,20 @@ lab: $(STAMP)
 
 # One BLAS/OpenMP thread per worker: two workers each spinning two torch threads on small
 # operations oversubscribe the cores and run many times slower.
-test: $(STAMP)
+# The grader's sandbox is Debian's bubblewrap: installed here when missing and we are root with apt-get.
+sandbox:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || echo "warning: bubblewrap is not installed; grading tests run without the sandbox"
+
+test: $(STAMP) sandbox
 	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 release: $(STAMP)
 	cd labs && for lab in $(if $(LAB),$(LAB),$$(ls source)); do PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment --force "$$lab" || exit 1; done
+
+# Grade a folder of submissions (one sub-folder per student) for one lab: make grade LAB=01_ising SUBMISSIONS=path
+grade: $(STAMP) sandbox
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade LAB=01_ising SUBMISSIONS=path/to/folder [GRADE_ARGS=--resume]"; exit 2; }
+	$(BIN)/python -m course_grader grade $(LAB) $(SUBMISSIONS) $(GRADE_ARGS)
 
 notebooks: $(STAMP)
 	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
