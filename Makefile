@@ -2,6 +2,7 @@
 #   make lab    set up the environment if needed, then open the course in JupyterLab
 #   make test   set up the environment if needed, then run the whole test suite
 # Other targets: make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
+#                make test-browser (lectures in a real browser), make site (static course site),
 #                make notebooks (re-execute lectures),
 #                make bench (benchmarks).
 
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers; notebooks keep their cells on one worker
 JOBS   ?= 2
 
-.PHONY: lab test release grade sandbox notebooks bench clean
+.PHONY: lab test test-browser release grade sandbox browser site notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -34,8 +35,23 @@ lab: $(STAMP)
 sandbox:
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || echo "warning: bubblewrap is not installed; grading tests run without the sandbox"
 
+# The browser tests drive Debian's Chromium: installed here when missing and we are root with apt-get.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || echo "warning: Chromium is not installed; the browser tests will be skipped"
+
+# Unit tests, every notebook, grading round trips and red-team suite, site build.
 test: $(STAMP) sandbox
 	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~15 minutes).
+test-browser: $(STAMP) browser
+	COURSE_QUIET=1 $(BIN)/python -m pytest tests_browser
+
+# The static course site (Sphinx + MyST-NB, executed lectures as committed) in build/site/.
+site: $(STAMP)
+	$(BIN)/sphinx-build -q -c site . build/site
+	@printf '<meta http-equiv="refresh" content="0; url=site/index.html">\n' > build/site/index.html
+	@echo "course site: build/site/index.html"
 
 release: $(STAMP)
 	cd labs && for lab in $(if $(LAB),$(LAB),$$(ls source)); do PATH="$(abspath $(BIN)):$$PATH" nbgrader generate_assignment --force "$$lab" || exit 1; done
