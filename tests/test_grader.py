@@ -108,7 +108,7 @@ def graded(tmp_path_factory):
 
     before = tree_digest(submissions)
     course_before = tree_digest(ROOT / "labs" / "source")
-    settings = Settings(lab=LAB, course=ROOT / "labs", out=out, cell_timeout=20, sandboxed=SANDBOXED)
+    settings = Settings(lab=LAB, course=ROOT / "labs", out=out, cell_timeout=60, sandboxed=SANDBOXED)  # generous: CI may be slow
     results = {r["student"]: r for r in grade_folder(settings, submissions, jobs=2, progress=False)}
     return {"results": results, "submissions": submissions, "out": out, "before": before, "course_before": course_before,
             "canary": canary, "settings": settings, "gradebook": gradebook}

@@ -150,7 +150,7 @@ def check_lecture(lecture, url, token, browser):
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     time.sleep(3)
-    wait_idle(page, 200)
+    wait_idle(page, 600)
 
     errors = page.locator(".jp-OutputArea-output:has-text('Traceback (most recent call last)')").count()
     assert errors == 0, f"{lecture.name}: {errors} cells show a traceback"
