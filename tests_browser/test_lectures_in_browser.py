@@ -144,7 +144,8 @@ def check_lecture(lecture, url, token, browser):
     page = context.new_page()
     console_errors = []
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" and "widget" in msg.text.lower() else None)
-    page.goto(f"{url}/lab/tree/{lecture.name}?token={token}")
+    # a fresh workspace per lecture: tabs of earlier lectures (whose kernels are gone) are not restored
+    page.goto(f"{url}/lab/workspaces/{lecture.stem}/tree/{lecture.name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_idle(page, 60)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
