@@ -1,8 +1,9 @@
 # Two commands do all set-up (see README):
 #   make lab    set up the environment if needed, then open the course in JupyterLab
 #   make test   set up the environment if needed, then run the whole test suite
-# Other targets: make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
-#                make test-browser (lectures in a real browser), make site (static course site),
+# Other targets: make test-fast (all but the browser tests), make test-browser (lectures in a real browser),
+#                make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
+#                make site (static course site),
 #                make notebooks (re-execute lectures),
 #                make bench (benchmarks).
 
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers; notebooks keep their cells on one worker
 JOBS   ?= 2
 
-.PHONY: lab test test-browser release grade sandbox browser site notebooks bench clean
+.PHONY: lab test test-fast test-browser release grade sandbox browser site notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -37,13 +38,16 @@ sandbox:
 
 # The browser tests drive Debian's Chromium: installed here when missing and we are root with apt-get.
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || echo "warning: Chromium is not installed; the browser tests will be skipped"
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || echo "warning: Chromium is not installed; the browser tests will be skipped (and fail on CI)"
+
+# The whole suite: the fast suite, then the real-browser suite (they do not share the two cores).
+test: test-fast test-browser
 
 # Unit tests, every notebook, grading round trips and red-team suite, site build.
-test: $(STAMP) sandbox
+test-fast: $(STAMP) sandbox
 	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
-# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~15 minutes).
+# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~8 minutes).
 test-browser: $(STAMP) browser
 	COURSE_QUIET=1 $(BIN)/python -m pytest tests_browser
 
