@@ -7,7 +7,8 @@ own browser download is never used). Screenshots before and after moving the sli
 `build/screenshots/`. Everything else (Jupyter settings, runtime files, a copy of the lectures, the browser
 profile) lives in a temporary folder that is deleted, and the server is stopped. Every request that does not
 go to 127.0.0.1 is blocked. The last tests feed the same check small notebooks with one defect each (an error
-in a widget callback or in a figure, a warning, a widget that cannot render, a figure that ignores its slider) and require
+in a widget callback or in a figure, a warning, a widget that cannot render, a figure that ignores its slider,
+a formula MathJax cannot typeset) and require
 it to fail with the matching message.
 """
 
@@ -177,6 +178,16 @@ def open_and_run_all(page, url: str, token: str, notebook: Path) -> None:
         raise AssertionError(f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' a minute after the last cell ran")
 
 
+def assert_math_typeset(page, name: str) -> None:
+    """Every formula in the Markdown cells is typeset by JupyterLab's bundled MathJax: no raw `$` is left and MathJax
+    reports no error."""
+    raw = page.locator(".jp-RenderedMarkdown:has-text('$')")
+    wait_until(lambda: raw.count() == 0, 30)
+    assert raw.count() == 0, f"{name}: {raw.count()} Markdown cells show raw TeX, the first: {raw.first.inner_text()[:200]!r}"
+    errors = page.locator(".jp-RenderedMarkdown mjx-merror")
+    assert errors.count() == 0, f"{name}: MathJax could not typeset {errors.count()} formulas, the first: {errors.first.get_attribute('data-mjx-error')!r}"
+
+
 def move_to_end(handle, readout, before: str) -> str:
     """Press End (or Home, for a slider that starts at its end); the handle must sit at that end and the readout must
     follow it. Returns the new readout."""
@@ -196,6 +207,7 @@ def check_lecture(notebook: Path, url: str, token: str, browser) -> None:
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" and "widget" in msg.text.lower() else None)
     open_and_run_all(page, url, token, notebook)
     assert_no_errors(page, notebook.name, console_errors)
+    assert_math_typeset(page, notebook.name)
 
     page.locator(".jp-CodeCell", has_text="widgets.interact(").last.scroll_into_view_if_needed(timeout=60_000)
     interact = page.locator(".widget-interact").first
@@ -281,6 +293,7 @@ def draw(x=0):
     plt.plot([0, 1], [0, 1]); plt.xlabel("t"); plt.ylabel("y"); plt.show()
 
 widgets.interact(draw, x=(0, 10))""", "did not redraw the figure"),
+    "bad_formula": (FIGURE + "widgets.interact(draw, x=(0, 10))", "raw TeX", r"The energy is $E = \frac{1}{2$."),
 }
 
 
@@ -292,10 +305,11 @@ def test_the_check_catches_a_broken_notebook(defect, lab_server, browser, monkey
     monkeypatch.setattr(sys.modules[__name__], "SHOTS", SHOTS / "defects")
 
     url, token, root = lab_server
-    source, message = BROKEN[defect]
+    source, message, *markdown = BROKEN[defect]
     notebook = root / f"broken_{defect}.ipynb"
+    cells = [nbformat.v4.new_markdown_cell(text) for text in markdown] + [nbformat.v4.new_code_cell(source)]
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)], metadata={"kernelspec": kernel}), notebook)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel}), notebook)
     try:
         with pytest.raises(AssertionError, match=message):
             check_lecture(notebook, url, token, browser)
