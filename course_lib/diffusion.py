@@ -273,17 +273,19 @@ def sample_ddim(
     if not 1 <= t_start <= schedule.T:
         raise ValueError(f"t_start must lie in 1..{schedule.T}, got {t_start}")
     grid = torch.linspace(t_start, 0, n_steps + 1).round().long().tolist()
-    x, abar = _check_data(x_start).clone(), schedule.alpha_bar.to(x_start.dtype)
+    x = _check_data(x_start).clone()
     steps, states, denoised = [], [], []
     for t, s in zip(grid[:-1], grid[1:]):
         eps = model(x, torch.full((len(x),), t / schedule.T, dtype=x.dtype))
-        x0_hat = (x - (1 - abar[t]).sqrt() * eps) / abar[t].sqrt()
+        x0_hat = predict_x0(x, eps, t, schedule)
         if clip is not None:
             x0_hat = x0_hat.clamp(*clip)
-            eps = (x - abar[t].sqrt() * x0_hat) / (1 - abar[t]).sqrt()
+            a_t, s_t = schedule.coefficients(t, x)
+            eps = (x - a_t * x0_hat) / s_t
         if keep_all:
             steps.append(t), states.append(x.clone()), denoised.append(x0_hat)
-        x = abar[s].sqrt() * x0_hat + (1 - abar[s]).sqrt() * eps
+        a_s, s_s = schedule.coefficients(s, x)
+        x = a_s * x0_hat + s_s * eps
     return _finish(x, steps, states, denoised)
 
 
