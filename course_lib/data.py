@@ -52,7 +52,10 @@ def digit_prototypes() -> np.ndarray:
 
 
 def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
-    """scikit-learn's two moons, standardized per axis (zero mean, unit variance), shape (n, 2)."""
+    """scikit-learn's two moons, standardized per axis (zero mean, unit variance), shape (n, 2).
+
+    The points are evenly spaced along the arcs before the noise is added, so draws with different seeds share their
+    arc positions; for i.i.d. points take a random subset of a large draw."""
     from sklearn.datasets import make_moons
 
     x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)

@@ -255,3 +255,22 @@ def test_two_sample_metrics():
         energy_distance(x, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="NaN"):
         mmd(x, torch.full((5, 3), float("nan")))
+
+
+def test_energy_distance_noise_floor_on_two_moons():
+    """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero against the
+    2000-point test set, the scale below which two samplers cannot be told apart."""
+    test_set = torch.tensor(two_moons(2000, 0.05, seed=1), dtype=torch.float32)
+    pool = torch.tensor(two_moons(200_000, 0.05, seed=2), dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    floor = [energy_distance(pool[torch.randperm(len(pool), generator=g)[:2000]], test_set) for _ in range(5)]
+    assert max(abs(f) for f in floor) < 0.002
+    off = energy_distance(pool[:2000] + torch.tensor([0.1, 0.0]), test_set)  # a shift of a tenth of a standard deviation
+    assert off > 0.002
+
+
+def test_two_moons_draws_share_their_arc_positions():
+    """scikit-learn places the points evenly along the arcs; seeds change only the order and the noise, so i.i.d.
+    points come from a random subset of a large draw (as in lecture 06)."""
+    a, b = two_moons(500, 0.0, seed=1), two_moons(500, 0.0, seed=2)
+    assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
