@@ -47,7 +47,7 @@ test: test-fast test-browser
 test-fast: $(STAMP) sandbox
 	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
-# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~8 minutes).
+# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~9 minutes).
 test-browser: $(STAMP) browser
 	COURSE_QUIET=1 $(BIN)/python -m pytest tests_browser
 
