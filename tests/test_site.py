@@ -18,7 +18,10 @@ def test_site_builds_with_every_lecture_and_no_broken_internal_link(tmp_path):
     for lecture in LECTURES:
         page = out / "lectures" / f"{lecture.stem}.html"
         assert page.exists(), f"no page for {lecture.name}"
-        assert "<img" in page.read_text(), f"{lecture.name}: the page shows no figure (outputs missing?)"
+        html = page.read_text()
+        assert "<img" in html, f"{lecture.name}: the page shows no figure (outputs missing?)"
+        # formulas are marked up for MathJax, which the page loads to typeset them in the reader's browser
+        assert html.count('class="math') > 10 and "mathjax" in html.lower(), f"{lecture.name}: no typeset math on the page"
     broken = []
     for html in out.rglob("*.html"):
         for link in re.findall(r'(?:href|src)="([^"]+)"', html.read_text()):
@@ -32,6 +35,7 @@ def test_site_builds_with_every_lecture_and_no_broken_internal_link(tmp_path):
 
 
 def test_site_table_of_contents_mirrors_the_readme():
-    readme = re.findall(r"^\| (\d\d) \| \[`lectures/(\S+?)\.ipynb`\]", (ROOT / "README.md").read_text(), re.M)
-    site = re.findall(r"^\| (\d\d) \| \[.*?\]\(\.\./lectures/(\S+?)\.ipynb\)", (ROOT / "site" / "index.md").read_text(), re.M)
-    assert readme == site == [(p.stem[:2], p.stem) for p in LECTURES]
+    readme = re.findall(r"^\| (\d\d) \| \[`lectures/(\S+?)\.ipynb`\]\(\S+\) — (.+?) \|", (ROOT / "README.md").read_text(), re.M)
+    site = re.findall(r"^\| (\d\d) \| \[(.*?)\]\(\.\./lectures/(\S+?)\.ipynb\)", (ROOT / "site" / "index.md").read_text(), re.M)
+    assert [(n, stem) for n, stem, _ in readme] == [(p.stem[:2], p.stem) for p in LECTURES]
+    assert [(n, stem, title) for n, title, stem in site] == readme, "site/index.md and the README's table differ"
