@@ -81,9 +81,14 @@ def show_source(obj: Any) -> Any:
 
 
 def progress(iterable: Iterable, **kwargs: Any) -> Iterable:
-    """Progress bar over ``iterable`` (``tqdm.auto``), silenced when ``COURSE_QUIET=1``."""
+    """Progress bar over ``iterable`` (``tqdm.auto``).
+
+    ``COURSE_QUIET=1`` silences every bar, whatever ``disable`` the caller passed, so that
+    executed notebooks are committed without progress-bar widgets.
+    """
     from tqdm.auto import tqdm
 
     kwargs.setdefault("leave", False)
-    kwargs.setdefault("disable", os.environ.get("COURSE_QUIET") == "1")
+    if os.environ.get("COURSE_QUIET") == "1":
+        kwargs["disable"] = True
     return tqdm(iterable, **kwargs)

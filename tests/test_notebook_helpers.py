@@ -62,3 +62,12 @@ def test_assert_helpers_give_clear_messages():
         grading.assert_lattice([[1, 1]], (1, 2))
     with pytest.raises(AssertionError, match="expected 2.0 at index"):
         grading.assert_close([1.0, 1.0], [1.0, 2.0], "x")
+
+
+def test_course_quiet_silences_every_progress_bar(monkeypatch):
+    # the trainers pass disable=None ("auto"); COURSE_QUIET=1 must still win
+    monkeypatch.setenv("COURSE_QUIET", "1")
+    assert progress(range(3), disable=None).disable
+    assert progress(range(3), disable=False).disable
+    monkeypatch.setenv("COURSE_QUIET", "0")
+    assert not progress(range(3), disable=False).disable
