@@ -1,7 +1,8 @@
 """Data sets that ship with installed packages or are generated here; nothing is downloaded.
 
 scikit-learn's 8x8 digits (1797 images, pixel values 0..16) ship inside scikit-learn.
-The course uses one fixed split everywhere: train = first 1000, validation = next 350, test = last 447.
+The course uses one fixed split everywhere: train = first 1000, validation = next 350,
+test = last 447.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DigitsSplit", "load_digits_split", "binarized_digits", "digit_prototypes", "two_moons", "rings", "checkerboard"]
+__all__ = [
+    "DigitsSplit",
+    "load_digits_split",
+    "binarized_digits",
+    "digit_prototypes",
+    "two_moons",
+    "rings",
+    "checkerboard",
+]
 
 N_TRAIN, N_VALIDATION = 1000, 350
 
@@ -46,7 +55,8 @@ def binarized_digits(threshold: int = 8) -> tuple[np.ndarray, np.ndarray]:
 
 
 def digit_prototypes() -> np.ndarray:
-    """One +-1 prototype per digit class 0..9 (pixel-wise majority vote of the binarized images), shape (10, 64)."""
+    """One +-1 prototype per digit class 0..9 (pixel-wise majority vote of the binarized
+    images), shape (10, 64)."""
     x, y = binarized_digits()
     return np.array([np.where(x[y == k].mean(axis=0) > 0, 1, -1) for k in range(10)], dtype=np.int8)
 
@@ -54,8 +64,9 @@ def digit_prototypes() -> np.ndarray:
 def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
     """scikit-learn's two moons, standardized per axis (zero mean, unit variance), shape (n, 2).
 
-    The points are evenly spaced along the arcs before the noise is added, so draws with different seeds share their
-    arc positions; for i.i.d. points take a random subset of a large draw."""
+    The points are evenly spaced along the arcs before the noise is added, so draws with
+    different seeds share their arc positions; for i.i.d. points take a random subset of a
+    large draw."""
     from sklearn.datasets import make_moons
 
     x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
@@ -63,7 +74,8 @@ def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
 
 
 def rings(n: int, noise: float = 0.08, seed: int = 0) -> np.ndarray:
-    """Two concentric rings of radii 1 and 2 (equal numbers of points), with Gaussian radial noise, shape (n, 2)."""
+    """Two concentric rings of radii 1 and 2 (equal numbers of points), with Gaussian radial
+    noise, shape (n, 2)."""
     rng = np.random.default_rng(seed)
     radius = np.where(np.arange(n) % 2 == 0, 1.0, 2.0) + noise * rng.standard_normal(n)
     angle = rng.uniform(0, 2 * np.pi, n)
@@ -71,9 +83,11 @@ def rings(n: int, noise: float = 0.08, seed: int = 0) -> np.ndarray:
 
 
 def checkerboard(n: int, seed: int = 0) -> np.ndarray:
-    """Uniform density on the black squares (floor(x) + floor(y) even) of a 4 x 4 board on [-2, 2]^2, shape (n, 2)."""
+    """Uniform density on the black squares (floor(x) + floor(y) even) of a 4 x 4 board on
+    [-2, 2]^2, shape (n, 2)."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-2, 2, n)
     row = rng.integers(-2, 2, n)
-    row = np.where((np.floor(x) + row) % 2 == 0, row, (row + 3) % 4 - 2)  # move to the black square of the column
+    # move to the black square of the column
+    row = np.where((np.floor(x) + row) % 2 == 0, row, (row + 3) % 4 - 2)
     return np.stack([x, row + rng.uniform(0, 1, n)], axis=1)

@@ -22,7 +22,9 @@ def _as_chains(x: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
-        raise ValueError(f"expected a series of shape (time,) or (chains, time), got shape {x.shape}")
+        raise ValueError(
+            f"expected a series of shape (time,) or (chains, time), got shape {x.shape}"
+        )
     if x.shape[1] < 4:
         raise ValueError(f"a series needs at least 4 time steps, got {x.shape[1]}")
     if not np.all(np.isfinite(x)):
@@ -81,7 +83,9 @@ def mean_and_error(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray
 def _as_points(x, name: str, min_rows: int = 2) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).double()
     if x.ndim != 2 or len(x) < min_rows:
-        raise ValueError(f"{name} must have shape (n, dim) with n >= {min_rows}, got {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape (n, dim) with n >= {min_rows}, got {tuple(x.shape)}"
+        )
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
     return x
@@ -93,29 +97,35 @@ def energy_distance(x, y) -> float:
     (Szekely & Rizzo, "Energy statistics", 2013)."""
     x, y = _as_points(x, "x"), _as_points(y, "y")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"samples live in different dimensions: {x.shape[1]} and {y.shape[1]}")
-    within = lambda a: torch.cdist(a, a).sum() / (len(a) * (len(a) - 1))  # noqa: E731  (diagonal is 0)
+        raise ValueError(f"samples live in different dimensions: {x.shape[1]}, {y.shape[1]}")
+    # the diagonal of cdist(a, a) is 0, so the sum runs over the n (n - 1) distinct pairs
+    within = lambda a: torch.cdist(a, a).sum() / (len(a) * (len(a) - 1))  # noqa: E731
     return float(2 * torch.cdist(x, y).mean() - within(x) - within(y))
 
 
 def mmd(x, y, bandwidths: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)) -> float:
-    """Squared maximum mean discrepancy with the kernel sum_h exp(-|a - b|^2 / 2h^2), unbiased estimate
-    (Gretton et al., JMLR 2012; several bandwidths as in Li, Swersky & Zemel 2015). Small bandwidths see
-    local structure (is a sample near real data?), large ones the mean and covariance."""
+    """Squared maximum mean discrepancy with the kernel sum_h exp(-|a - b|^2 / 2h^2), unbiased
+    estimate (Gretton et al., JMLR 2012; several bandwidths as in Li, Swersky & Zemel 2015).
+    Small bandwidths see local structure (is a sample near real data?), large ones the mean and
+    covariance."""
     x, y = _as_points(x, "x"), _as_points(y, "y")
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"samples live in different dimensions: {x.shape[1]} and {y.shape[1]}")
+        raise ValueError(f"samples live in different dimensions: {x.shape[1]}, {y.shape[1]}")
     total = 0.0
     for h in bandwidths:
         kernel = lambda a, b: torch.exp(-torch.cdist(a, b) ** 2 / (2 * h * h))  # noqa: E731
-        within = lambda a: (kernel(a, a).sum() - len(a)) / (len(a) * (len(a) - 1))  # noqa: E731  (drop k(a_i, a_i) = 1)
+        # drop the n diagonal terms k(a_i, a_i) = 1
+        within = lambda a: (kernel(a, a).sum() - len(a)) / (len(a) * (len(a) - 1))  # noqa: E731
         total += float(within(x) + within(y) - 2 * kernel(x, y).mean())
     return total
 
 
 def nearest_distance(x, reference) -> torch.Tensor:
-    """Euclidean distance from each row of ``x`` to its nearest row of ``reference`` (exposes copies of training points)."""
+    """Euclidean distance from each row of ``x`` to its nearest row of ``reference``
+    (exposes copies of training points)."""
     x, reference = _as_points(x, "x", 1), _as_points(reference, "reference", 1)
     if reference.shape[1] != x.shape[1]:
-        raise ValueError(f"samples live in different dimensions: {x.shape[1]} and {reference.shape[1]}")
+        raise ValueError(
+            f"samples live in different dimensions: {x.shape[1]}, {reference.shape[1]}"
+        )
     return torch.cdist(x, reference).min(dim=1).values
