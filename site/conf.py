@@ -8,7 +8,8 @@ project = "Generative models through the lens of statistical physics"
 author = "the course authors"
 extensions = ["myst_nb"]
 root_doc = "site/index"
-include_patterns = ["site/index.md", "lectures/[0-9][0-9]_*.ipynb"]
+# the released labs are pages too, so that each lecture's "Now do lab NN" link resolves on the site
+include_patterns = ["site/index.md", "lectures/[0-9][0-9]_*.ipynb", "labs/release/[0-9][0-9]_*/*.ipynb"]
 nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath", "amsmath"]
 html_theme = "alabaster"

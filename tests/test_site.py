@@ -22,6 +22,8 @@ def test_site_builds_with_every_lecture_and_no_broken_internal_link(tmp_path):
         assert "<img" in html, f"{lecture.name}: the page shows no figure (outputs missing?)"
         # formulas are marked up for MathJax, which the page loads to typeset them in the reader's browser
         assert html.count('class="math') > 10 and "mathjax" in html.lower(), f"{lecture.name}: no typeset math on the page"
+    for lab in sorted((ROOT / "labs" / "release").iterdir()):
+        assert (out / "labs" / "release" / lab.name / f"{lab.name}.html").exists(), f"no page for lab {lab.name}"
     broken = []
     for html in out.rglob("*.html"):
         for link in re.findall(r'(?:href|src)="([^"]+)"', html.read_text()):
