@@ -16,3 +16,5 @@ html_theme = "alabaster"
 html_title = project
 html_theme_options = {"description": "Lectures and labs with exact references", "fixed_sidebar": True}
 suppress_warnings = ["mystnb.unknown_mime_type"]
+html_static_path = ["_static"]
+html_css_files = ["course.css"]
