@@ -187,6 +187,25 @@ def assert_math_typeset(page, name: str) -> None:
     assert errors.count() == 0, f"{name}: MathJax could not typeset {errors.count()} formulas, the first: {errors.first.get_attribute('data-mjx-error')!r}"
 
 
+def assert_details_render(page, notebook: Path) -> None:
+    """The collapsible answers, hints and solutions (`<details>`) render as HTML, open, and hold rendered
+    Markdown: no literal `**` or backquote left, formulas typeset."""
+    import nbformat
+
+    sources = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"]
+    expected = sum(s.count("<details") for s in sources)
+    blocks = page.locator(".jp-RenderedMarkdown details")
+    assert blocks.count() >= expected, f"{notebook.name}: {expected} <details> blocks written, {blocks.count()} rendered"
+    if not expected:
+        return
+    page.evaluate("() => document.querySelectorAll('.jp-RenderedMarkdown details').forEach(d => { d.open = true; })")
+    raw = [t for t in blocks.all_inner_texts() if "**" in t or "`" in t]
+    assert not raw, f"{notebook.name}: raw Markdown in an opened <details> block: {raw[0][:200]!r}"
+    if any("$" in s.split("<details", 1)[-1] for s in sources if "<details" in s):
+        assert page.locator(".jp-RenderedMarkdown details mjx-container").count() > 0, (
+            f"{notebook.name}: no typeset formula inside the <details> blocks")
+
+
 def move_to_end(handle, readout, before: str) -> str:
     """Press End (or Home, for a slider that starts at its end); the handle must sit at that end and the readout must
     follow it. Returns the new readout."""
@@ -208,6 +227,7 @@ def check_lecture(notebook: Path, url: str, token: str, browser) -> None:
     open_and_run_all(page, url, token, notebook)
     assert_no_errors(page, notebook.name, console_errors)
     assert_math_typeset(page, notebook.name)
+    assert_details_render(page, notebook)
 
     page.locator(".jp-CodeCell", has_text="widgets.interact(").last.scroll_into_view_if_needed(timeout=60_000)
     interact = page.locator(".widget-interact").first
@@ -297,6 +317,9 @@ widgets.interact(draw, x=(0, 10))""", "did not redraw the figure"),
 display(HTML('<img src="https://example.com/logo.png" alt="a picture from the internet">'))
 widgets.interact(draw, x=(0, 10))""", "outside addresses"),
     "bad_formula": (FIGURE + "widgets.interact(draw, x=(0, 10))", "raw TeX", r"The energy is $E = \frac{1}{2$."),
+    # no blank line after <summary>: the block is raw HTML and its Markdown is never rendered
+    "raw_details": (FIGURE + "widgets.interact(draw, x=(0, 10))", "raw Markdown",
+                    "<details><summary>Answer</summary>\nThe energy is **lowest** when spins align.\n</details>"),
 }
 
 
