@@ -45,7 +45,7 @@ test: test-fast test-browser
 
 # Unit tests, every notebook, grading round trips and red-team suite, site build.
 test-fast: $(STAMP) sandbox
-	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --durations=15
 
 # The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~9 minutes).
 test-browser: $(STAMP) browser
