@@ -8,14 +8,17 @@ Every layer here is an ``nn.Module`` with ``forward(x) -> (z, log_det)`` and ``i
 Layers
     AdditiveCoupling  NICE: z_b = x_b + t(x_a), log-det 0                  (Dinh et al. 2015)
     Scaling           NICE's final diagonal scaling, log-det sum s
-    AffineCoupling    RealNVP: z_b = x_b exp(s(x_a)) + t(x_a), log-det sum s  (Dinh et al. 2017)
-    ActNorm           Glow: per-feature affine, initialized from data, log-det sum log|scale|  (Kingma & Dhariwal 2018)
+    AffineCoupling    RealNVP: z_b = x_b exp(s(x_a)) + t(x_a), log-det sum s   (Dinh et al. 2017)
+    ActNorm           Glow: per-feature affine, initialized from data, log-det sum log|scale|
+                      (Kingma & Dhariwal 2018)
     InvertibleLinear  Glow's invertible 1x1 mixing, W = P L (U + diag s), log-det sum log|s|
-On images, Glow's actnorm and 1x1 convolution act on channels and their log-dets are multiplied by the
-number of spatial positions; here data are flat vectors, so the spatial size is 1.
+On images, Glow's actnorm and 1x1 convolution act on channels and their log-dets are multiplied by
+the number of spatial positions; here data are flat vectors, so the spatial size is 1.
 
-Research bridge: ``effective_action_coefficients`` expands -log p_theta(x) of a trained flow in polynomial
-features, reading out the couplings it has learned (Merger et al., Phys. Rev. X 13, 041033 (2023)).
+Research bridge: ``effective_action_coefficients`` projects -log p_theta(x) of a trained flow on
+polynomial features by least squares, reading out the couplings it has learned; compare with
+``phi4_coefficients`` (after Merger et al., Phys. Rev. X 13, 041033 (2023), who instead expand the
+action of a network with polynomial activations analytically).
 """
 
 from __future__ import annotations
@@ -34,7 +37,11 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 def _mlp(n_in: int, n_out: int, hidden: int) -> nn.Sequential:
-    net = nn.Sequential(nn.Linear(n_in, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n_out))
+    net = nn.Sequential(
+        nn.Linear(n_in, hidden), nn.GELU(),
+        nn.Linear(hidden, hidden), nn.GELU(),
+        nn.Linear(hidden, n_out),
+    )
     nn.init.zeros_(net[-1].weight)  # every coupling starts as the identity map
     nn.init.zeros_(net[-1].bias)
     return net
@@ -46,7 +53,8 @@ def checkerboard_mask(dim: int, parity: int) -> torch.Tensor:
 
 
 class AdditiveCoupling(nn.Module):
-    """NICE coupling: the masked half x_a passes through; z_b = x_b + t(x_a). Volume preserving: log-det 0."""
+    """NICE coupling: the masked half x_a passes through; z_b = x_b + t(x_a).
+    Volume preserving: log-det 0 (Dinh et al. 2015)."""
 
     def __init__(self, dim: int, mask: torch.Tensor, hidden: int = 64) -> None:
         super().__init__()
@@ -65,7 +73,7 @@ class AdditiveCoupling(nn.Module):
 
 
 class Scaling(nn.Module):
-    """NICE's diagonal scaling z = x exp(s), log-det sum(s): the only volume change in a NICE model."""
+    """NICE's diagonal scaling z = x exp(s), log-det sum(s): the only volume change in NICE."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -79,8 +87,8 @@ class Scaling(nn.Module):
 
 
 class AffineCoupling(nn.Module):
-    """RealNVP coupling: z_b = x_b exp(s(x_a)) + t(x_a), z_a = x_a. Triangular Jacobian: log-det sum(s).
-    The scale is bounded, s = scale * tanh(.), which keeps training stable."""
+    """RealNVP coupling (Dinh et al. 2017): z_a = x_a, z_b = x_b exp(s(x_a)) + t(x_a).
+    Triangular Jacobian: log-det sum(s). The scale is bounded, s = scale tanh(.), for stability."""
 
     def __init__(self, dim: int, mask: torch.Tensor, hidden: int = 64) -> None:
         super().__init__()
@@ -107,8 +115,9 @@ class AffineCoupling(nn.Module):
 
 
 class ActNorm(nn.Module):
-    """Glow's activation normalization z = (x - b) exp(log_s). On the first batch it sets b and log_s so the
-    outputs have zero mean and unit variance per feature (data-dependent init). log-det sum(log_s)."""
+    """Glow's activation normalization z = (x - b) exp(log_s) (Kingma & Dhariwal 2018). On the first
+    batch it sets b and log_s so the outputs have zero mean and unit variance per feature
+    (data-dependent init). log-det sum(log_s)."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -129,9 +138,9 @@ class ActNorm(nn.Module):
 
 
 class InvertibleLinear(nn.Module):
-    """Glow's invertible 1x1 convolution for vectors: z = W x with W = P L (U + diag(sign * exp(log_s))),
-    P a fixed permutation, L unit lower triangular, U strictly upper triangular. log|det W| = sum(log_s)
-    costs O(d) instead of O(d^3). Initialized at a random rotation."""
+    """Glow's invertible 1x1 convolution for vectors: z = W x, W = P L (U + diag(sign exp(log_s))),
+    P a fixed permutation, L unit lower triangular, U strictly upper triangular.
+    log|det W| = sum(log_s) costs O(d) instead of O(d^3). Initialized at a random rotation."""
 
     def __init__(self, dim: int, seed: int = 0) -> None:
         super().__init__()
@@ -159,18 +168,21 @@ class InvertibleLinear(nn.Module):
 
 
 class MarginalGaussianization(nn.Module):
-    """Fixed elementwise bijection for dequantized integer data y = x + u in [0, K): each feature's density is
-    taken piecewise constant on the unit bins (smoothed training frequencies), its CDF F is piecewise linear,
-    and z = Phi^-1(F(y)) is exactly standard normal for that marginal. log-det = sum_j log p_j(y_j) - log N(z_j).
-    Coupling layers stacked on top then only need to model the dependencies between features."""
+    """Fixed elementwise bijection for dequantized integer data y = x + u in [0, K).
+
+    Each feature's density is taken piecewise constant on the unit bins (smoothed training
+    frequencies), its CDF F is piecewise linear, and z = Phi^-1(F(y)) is exactly standard normal for
+    that marginal. log-det = sum_j [log p_j(y_j) - log N(z_j)]. Coupling layers stacked on top then
+    only need to model the dependencies between features."""
 
     def __init__(self, train: np.ndarray, n_levels: int, smoothing: float = 0.5) -> None:
         super().__init__()
         train = np.asarray(train).astype(int)
-        counts = np.stack([np.bincount(col, minlength=n_levels) for col in train.T]).astype(float) + smoothing
+        counts = np.stack([np.bincount(col, minlength=n_levels) for col in train.T]) + smoothing
         probs = counts / counts.sum(1, keepdims=True)  # (d, K)
+        cdf = np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, 1)], 1)
         self.register_buffer("log_probs", torch.tensor(np.log(probs), dtype=torch.float32))
-        self.register_buffer("cdf", torch.tensor(np.concatenate([np.zeros((len(probs), 1)), np.cumsum(probs, 1)], 1), dtype=torch.float32))
+        self.register_buffer("cdf", torch.tensor(cdf, dtype=torch.float32))
         self.n_levels = n_levels
         self.normal = torch.distributions.Normal(0.0, 1.0)
 
@@ -184,7 +196,8 @@ class MarginalGaussianization(nn.Module):
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         F = self.normal.cdf(z).clamp(1e-6, 1 - 1e-6)
-        k = (torch.searchsorted(self.cdf.contiguous(), F.T.contiguous(), right=True).T - 1).clamp(0, self.n_levels - 1)
+        k = torch.searchsorted(self.cdf.contiguous(), F.T.contiguous(), right=True).T - 1
+        k = k.clamp(0, self.n_levels - 1)
         start = self.cdf.gather(1, k.T).T
         return k + (F - start) / self.log_probs.gather(1, k.T).T.exp()
 
@@ -238,20 +251,24 @@ class Flow(nn.Module):
 
 def nice(dim: int, n_couplings: int = 4, hidden: int = 64) -> Flow:
     """NICE: additive couplings with alternating masks, then a diagonal scaling."""
-    layers: list[nn.Module] = [AdditiveCoupling(dim, checkerboard_mask(dim, k % 2), hidden) for k in range(n_couplings)]
+    layers: list[nn.Module] = [
+        AdditiveCoupling(dim, checkerboard_mask(dim, k % 2), hidden) for k in range(n_couplings)
+    ]
     return Flow(layers + [Scaling(dim)], dim)
 
 
 def realnvp(dim: int, n_layers: int = 6, hidden: int = 64) -> Flow:
     """RealNVP: affine couplings with alternating masks."""
-    return Flow([AffineCoupling(dim, checkerboard_mask(dim, k % 2), hidden) for k in range(n_layers)], dim)
+    masks = [checkerboard_mask(dim, k % 2) for k in range(n_layers)]
+    return Flow([AffineCoupling(dim, mask, hidden) for mask in masks], dim)
 
 
 def glow(dim: int, n_steps: int = 4, hidden: int = 64) -> Flow:
     """Glow: each step is actnorm -> invertible linear mixing -> affine coupling."""
     layers: list[nn.Module] = []
     for k in range(n_steps):
-        layers += [ActNorm(dim), InvertibleLinear(dim, seed=k), AffineCoupling(dim, checkerboard_mask(dim, k % 2), hidden)]
+        coupling = AffineCoupling(dim, checkerboard_mask(dim, k % 2), hidden)
+        layers += [ActNorm(dim), InvertibleLinear(dim, seed=k), coupling]
     return Flow(layers, dim)
 
 
@@ -259,8 +276,8 @@ def glow(dim: int, n_steps: int = 4, hidden: int = 64) -> Flow:
 
 
 def randomize_parameters(module: nn.Module, scale: float = 0.3, seed: int = 0) -> nn.Module:
-    """Add Gaussian noise of size ``scale`` to every parameter, in double precision, and switch to eval mode.
-    Couplings start as the identity map, so checks of log-dets and inverses need random parameters first."""
+    """Add Gaussian noise of size ``scale`` to every parameter, in double precision; eval mode.
+    Couplings start as the identity map, so log-det and inverse checks need random parameters."""
     g = torch.Generator().manual_seed(seed)
     module = module.double()
     with torch.no_grad():
@@ -270,7 +287,7 @@ def randomize_parameters(module: nn.Module, scale: float = 0.3, seed: int = 0) -
 
 
 def autograd_log_det(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian (for testing)."""
+    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian."""
     out = []
     for row in x:
         jac = torch.autograd.functional.jacobian(lambda v: module(v[None])[0][0], row)
@@ -289,6 +306,31 @@ def grid_integral(flow: Flow, lim: float = 6.0, n: int = 400) -> float:
     return float(p.sum() * h * h)
 
 
+class _KeepBest:
+    """Early stopping: remembers the parameters with the lowest validation NLL seen so far."""
+
+    def __init__(self, flow: Flow, validation: torch.Tensor | None, dequantize: bool) -> None:
+        self.flow, self.validation, self.dequantize = flow, validation, dequantize
+        self.best, self.state = math.inf, None
+
+    def update(self) -> None:
+        if self.validation is None:
+            return
+        with torch.no_grad():
+            if self.dequantize:
+                value = dequantized_nll(self.flow, self.validation, n_draws=1)
+            else:
+                x = torch.as_tensor(self.validation, dtype=torch.float32)
+                value = -self.flow.log_prob(x).mean().item()
+        self.flow.train()
+        if value < self.best:
+            self.best, self.state = value, copy.deepcopy(self.flow.state_dict())
+
+    def restore(self) -> None:
+        if self.state is not None:
+            self.flow.load_state_dict(self.state)
+
+
 def train_flow(
     flow: Flow,
     train: torch.Tensor,
@@ -302,52 +344,50 @@ def train_flow(
     seed: int = 0,
     show_progress: bool = True,
 ) -> list[float]:
-    """Maximum likelihood with Adam. With ``dequantize=True`` uniform noise in [0, 1) is added to every batch
-    (integer data). With a validation set, keeps the parameters with the best validation NLL. Returns the
-    training losses (mean NLL per sample)."""
+    """Maximum likelihood with Adam: minimize the mean NLL -log p(x) over random batches.
+
+    ``dequantize=True`` adds uniform noise in [0, 1) to every batch (integer data). With a
+    validation set, keeps the parameters with the best validation NLL. Returns the losses."""
     torch.manual_seed(seed)
     train = torch.as_tensor(train, dtype=torch.float32)
+    jitter = (lambda x: x + torch.rand_like(x)) if dequantize else (lambda x: x)
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, n_steps)
-    best, best_state, losses, start = math.inf, None, [], time.perf_counter()
+    keep_best = _KeepBest(flow, validation, dequantize)
     flow.train()
-    flow(train[: min(len(train), 512)] + (torch.rand(min(len(train), 512), train.shape[1]) if dequantize else 0))  # data-dependent init
-    for step in progress(range(n_steps), desc="flow", disable=not show_progress or None):
+    flow(jitter(train[:512]))  # data-dependent initialization of the actnorm layers
+    losses, start = [], time.perf_counter()
+    for step in progress(range(n_steps), desc="flow", disable=not show_progress):
         if time_budget is not None and time.perf_counter() - start > time_budget:
             break
-        x = train[torch.randint(len(train), (batch_size,))]
-        if dequantize:
-            x = x + torch.rand_like(x)
-        loss = -flow.log_prob(x).mean()
+        x = jitter(train[torch.randint(len(train), (batch_size,))])
+        loss = -flow.log_prob(x).mean()  # negative log-likelihood, in nats per sample
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(flow.parameters(), 10.0)
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
-        if validation is not None and (step % 50 == 49 or step == n_steps - 1):
-            with torch.no_grad():
-                value = dequantized_nll(flow, validation, n_draws=1) if dequantize else -flow.log_prob(torch.as_tensor(validation, dtype=torch.float32)).mean().item()
-            flow.train()
-            if value < best:
-                best, best_state = value, copy.deepcopy(flow.state_dict())
-    if best_state is not None:
-        flow.load_state_dict(best_state)
+        if step % 50 == 49 or step == n_steps - 1:
+            keep_best.update()
+    keep_best.restore()
     flow.eval()
     return losses
 
 
 @torch.no_grad()
 def dequantized_nll(flow: Flow, x: torch.Tensor, n_draws: int = 10, seed: int = 0) -> float:
-    """-E_u log p(x + u), u ~ U[0, 1)^d: an upper bound on the NLL of the integer data x (nats per sample)."""
+    """-E_u log p(x + u), u ~ U[0, 1)^d: an upper bound on the NLL of the integer data x
+    (nats per sample; Theis et al. 2016)."""
     flow.eval()
     g = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(x, dtype=torch.float32)
-    return float(np.mean([-flow.log_prob(x + torch.rand(x.shape, generator=g)).mean().item() for _ in range(n_draws)]))
+    draws = [flow.log_prob(x + torch.rand(x.shape, generator=g)).mean() for _ in range(n_draws)]
+    return -float(np.mean([d.item() for d in draws]))
 
 
 def gaussian_nll(train: np.ndarray, test: np.ndarray) -> float:
-    """NLL per sample of test data under the Gaussian fitted to the training data (the baseline to beat)."""
+    """NLL per sample of test data under the Gaussian fitted to the training data (the baseline)."""
     mean, cov = train.mean(0), np.cov(train, rowvar=False)
     r = test - mean
     maha = np.einsum("ni,ni->n", r, np.linalg.solve(cov, r.T).T)
@@ -358,15 +398,32 @@ def gaussian_nll(train: np.ndarray, test: np.ndarray) -> float:
 
 
 def phi4_action(phi: torch.Tensor, kappa: float, lam: float) -> torch.Tensor:
-    """Lattice phi^4 action of a periodic chain: S = sum_i [-2 kappa phi_i phi_{i+1} + phi_i^2 + lam (phi_i^2 - 1)^2]."""
+    """Lattice phi^4 action of a periodic chain,
+    S = sum_i [-2 kappa phi_i phi_{i+1} + phi_i^2 + lam (phi_i^2 - 1)^2]."""
     neighbour = torch.roll(phi, -1, dims=-1)
     return (-2 * kappa * phi * neighbour + phi**2 + lam * (phi**2 - 1) ** 2).sum(-1)
 
 
+def phi4_coefficients(kappa: float, lam: float, n_sites: int) -> dict[str, np.ndarray]:
+    """The exact coefficients of phi4_action in the monomials of effective_action_coefficients:
+    expanding lam (phi^2 - 1)^2 = lam phi^4 - 2 lam phi^2 + lam gives phi_i^2: 1 - 2 lam,
+    phi_i phi_{i+1}: -2 kappa, phi_i^4: lam, constant: n_sites lam, all others 0."""
+    site = np.ones(n_sites)
+    return {
+        "constant": np.array([n_sites * lam]),
+        "linear": 0 * site,
+        "quadratic": (1 - 2 * lam) * site,
+        "nearest_neighbour": -2 * kappa * site,
+        "next_nearest": 0 * site,
+        "quartic": lam * site,
+    }
+
+
 def effective_action_coefficients(log_prob, points: torch.Tensor) -> dict[str, np.ndarray]:
-    """Least-squares expansion of S_theta(x) = -log p_theta(x) on a periodic chain,
-        S_theta ~ c + sum_i a_i x_i^2 + sum_i b_i x_i x_{i+1} + sum_i g_i x_i^4 (+ linear and next-neighbour terms),
-    fitted at the given points. Compare with phi4_action: a = 1 - 2 lam, b = -2 kappa, g = lam (Merger et al. 2023)."""
+    """Least-squares projection of S_theta(x) = -log p_theta(x) of a periodic chain on monomials,
+        S_theta ~ c + sum_i [l_i x_i + a_i x_i^2 + b_i x_i x_{i+1} + e_i x_i x_{i+2} + g_i x_i^4],
+    fitted at the given points (so weighted by where they lie). The constant absorbs log Z.
+    For phi4_action the true values are phi4_coefficients (compare Merger et al. 2023)."""
     with torch.no_grad():
         target = -log_prob(points).double().numpy()
     x = points.double().numpy()
@@ -374,11 +431,5 @@ def effective_action_coefficients(log_prob, points: torch.Tensor) -> dict[str, n
     nb1, nb2 = np.roll(x, -1, axis=1), np.roll(x, -2, axis=1)
     features = np.concatenate([np.ones((len(x), 1)), x, x**2, x * nb1, x * nb2, x**4], axis=1)
     coef, *_ = np.linalg.lstsq(features, target, rcond=None)
-    return {
-        "constant": coef[:1],
-        "linear": coef[1 : 1 + n],
-        "quadratic": coef[1 + n : 1 + 2 * n],
-        "nearest_neighbour": coef[1 + 2 * n : 1 + 3 * n],
-        "next_nearest": coef[1 + 3 * n : 1 + 4 * n],
-        "quartic": coef[1 + 4 * n :],
-    }
+    names = ["constant", "linear", "quadratic", "nearest_neighbour", "next_nearest", "quartic"]
+    return dict(zip(names, [coef[:1]] + np.split(coef[1:], 5)))
