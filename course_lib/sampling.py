@@ -1,17 +1,22 @@
 """Sampling from an energy: Metropolis-Hastings, Langevin (ULA, MALA), Hamiltonian Monte Carlo,
 parallel tempering, and a small energy-based model trained with short-run Langevin.
 
-Targets are given by their unnormalized log density ``log_prob(x) = -E(x)`` on batches x of shape
-(chains, d); every sampler runs all chains at once (torch), and the score grad log p comes from autograd.
+Targets are given by their unnormalized log density ``log_prob(x) = -E(x)`` on batches x of
+shape (chains, d); every sampler runs all chains at once (torch), and the score grad log p comes
+from autograd. Hamiltonian momenta are called ``r``, so that ``p`` always means a density.
 
 References
     N. Metropolis et al., J. Chem. Phys. 21, 1087 (1953); W. K. Hastings, Biometrika 57, 97 (1970).
     G. O. Roberts, R. L. Tweedie, Bernoulli 2, 341 (1996) -- ULA and MALA.
-    G. O. Roberts, J. S. Rosenthal, J. R. Stat. Soc. B 60, 255 (1998); Stat. Sci. 16, 351 (2001) -- optimal
-        acceptance rates 0.574 (MALA) and 0.234 (random-walk Metropolis).
-    S. Duane et al., Phys. Lett. B 195, 216 (1987); R. M. Neal, "MCMC using Hamiltonian dynamics" (2011).
+    G. O. Roberts, A. Gelman, W. R. Gilks, Ann. Appl. Probab. 7, 110 (1997) -- optimal acceptance
+        0.234 of random-walk Metropolis.
+    G. O. Roberts, J. S. Rosenthal, J. R. Stat. Soc. B 60, 255 (1998) -- optimal acceptance 0.574
+        of MALA.
+    S. Duane et al., Phys. Lett. B 195, 216 (1987); R. M. Neal, "MCMC using Hamiltonian dynamics"
+        (2011).
     R. H. Swendsen, J.-S. Wang, PRL 57, 2607 (1986) -- replica exchange (parallel tempering).
-    Y. Du, I. Mordatch, NeurIPS (2019); E. Nijkamp et al., NeurIPS (2019) -- EBMs with short-run Langevin.
+    T. Tieleman, ICML (2008) -- persistent contrastive divergence.
+    Y. Du, I. Mordatch, NeurIPS (2019) -- EBMs trained with short-run Langevin from a replay buffer.
 """
 
 from __future__ import annotations
@@ -34,8 +39,12 @@ LogProb = Callable[[torch.Tensor], torch.Tensor]
 class Gaussian:
     """N(mean, cov) in d dimensions, with exact ``sample`` and normalized ``log_prob``."""
 
-    def __init__(self, mean: list[float] | torch.Tensor, cov: list[list[float]] | torch.Tensor) -> None:
-        self.dist = torch.distributions.MultivariateNormal(torch.as_tensor(mean, dtype=torch.float64), torch.as_tensor(cov, dtype=torch.float64))
+    def __init__(
+        self, mean: list[float] | torch.Tensor, cov: list[list[float]] | torch.Tensor
+    ) -> None:
+        mean = torch.as_tensor(mean, dtype=torch.float64)
+        cov = torch.as_tensor(cov, dtype=torch.float64)
+        self.dist = torch.distributions.MultivariateNormal(mean, cov)
         self.dim = self.dist.event_shape[0]
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +72,8 @@ class GaussianMixture:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        return self.means[k] + self.stds[k, None] * torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
+        return self.means[k] + self.stds[k, None] * noise
 
 
 class DoubleWell:
@@ -135,8 +145,8 @@ def _run(
     keep_every: int,
     generator: torch.Generator | None,
 ) -> Chains:
-    """Drive a Metropolis-Hastings-type kernel: ``propose(x)`` returns (proposal, log acceptance ratio);
-    a log ratio of +inf means 'always accept' (unadjusted dynamics)."""
+    """Drive a Metropolis-Hastings-type kernel: ``propose(x)`` returns (proposal, log acceptance
+    ratio); a log ratio of +inf means 'always accept' (unadjusted dynamics)."""
     x, accepted, kept = x0, torch.zeros(len(x0), dtype=torch.float64), []
     for t in range(n_steps):
         y, log_ratio = propose(x)
@@ -150,7 +160,12 @@ def _run(
 
 
 def random_walk_metropolis(
-    log_prob: LogProb, x0: torch.Tensor, step: float, n_steps: int, keep_every: int = 1, generator: torch.Generator | None = None
+    log_prob: LogProb,
+    x0: torch.Tensor,
+    step: float,
+    n_steps: int,
+    keep_every: int = 1,
+    generator: torch.Generator | None = None,
 ) -> Chains:
     """Propose y = x + step * noise, accept with probability min(1, p(y)/p(x)) (Metropolis 1953)."""
     x0 = _check_start(x0, step, n_steps)
@@ -162,21 +177,38 @@ def random_walk_metropolis(
     return _run(propose, x0, n_steps, keep_every, generator)
 
 
-def ula(log_prob: LogProb, x0: torch.Tensor, step: float, n_steps: int, keep_every: int = 1, generator: torch.Generator | None = None) -> Chains:
-    """Unadjusted Langevin algorithm: x' = x + h grad log p(x) + sqrt(2h) noise (Euler-Maruyama step of
-    dx = grad log p dt + sqrt 2 dW). Biased: for N(0, s^2) its stationary variance is s^2 / (1 - h / (2 s^2))."""
+def ula(
+    log_prob: LogProb,
+    x0: torch.Tensor,
+    step: float,
+    n_steps: int,
+    keep_every: int = 1,
+    generator: torch.Generator | None = None,
+) -> Chains:
+    """Unadjusted Langevin algorithm: x' = x + h grad log p(x) + sqrt(2h) noise, the Euler-Maruyama
+    step of dx = grad log p dt + sqrt 2 dW. Biased: on N(0, s^2) its stationary variance is
+    s^2 / (1 - h / (2 s^2))."""
     x0 = _check_start(x0, step, n_steps)
     always = torch.full((len(x0),), math.inf, dtype=torch.float64)
 
     def propose(x):
-        return x + step * score(log_prob, x) + math.sqrt(2 * step) * torch.randn(x.shape, generator=generator, dtype=x.dtype), always
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        return x + step * score(log_prob, x) + math.sqrt(2 * step) * noise, always
 
     return _run(propose, x0, n_steps, keep_every, generator)
 
 
-def mala(log_prob: LogProb, x0: torch.Tensor, step: float, n_steps: int, keep_every: int = 1, generator: torch.Generator | None = None) -> Chains:
-    """Metropolis-adjusted Langevin: the ULA move as a proposal q(y|x) = N(x + h grad log p(x), 2h I),
-    accepted with min(1, p(y) q(x|y) / (p(x) q(y|x))). Exact for any h (Roberts & Tweedie 1996)."""
+def mala(
+    log_prob: LogProb,
+    x0: torch.Tensor,
+    step: float,
+    n_steps: int,
+    keep_every: int = 1,
+    generator: torch.Generator | None = None,
+) -> Chains:
+    """Metropolis-adjusted Langevin: the ULA move as a proposal
+    q(y|x) = N(x + h grad log p(x), 2h I), accepted with min(1, p(y) q(x|y) / (p(x) q(y|x))).
+    Exact for any h (Roberts & Tweedie 1996)."""
     x0 = _check_start(x0, step, n_steps)
 
     def log_q(to, frm, grad_frm):  # log N(to; frm + h grad, 2h I) up to a constant
@@ -184,28 +216,32 @@ def mala(log_prob: LogProb, x0: torch.Tensor, step: float, n_steps: int, keep_ev
 
     def propose(x):
         gx = score(log_prob, x)
-        y = x + step * gx + math.sqrt(2 * step) * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        y = x + step * gx + math.sqrt(2 * step) * noise
         gy = score(log_prob, y)
         return y, log_prob(y) - log_prob(x) + log_q(x, y, gy) - log_q(y, x, gx)
 
     return _run(propose, x0, n_steps, keep_every, generator)
 
 
-def leapfrog(log_prob: LogProb, x: torch.Tensor, p: torch.Tensor, step: float, n_leapfrog: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Leapfrog integration of H(x, p) = -log p(x) + |p|^2 / 2: symplectic and time-reversible,
-    with energy error O(step^2) over a fixed trajectory length."""
-    p = p + 0.5 * step * score(log_prob, x)
+def leapfrog(
+    log_prob: LogProb, x: torch.Tensor, r: torch.Tensor, step: float, n_leapfrog: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Leapfrog integration of H(x, r) = E(x) + |r|^2 / 2 with E = -log p and momentum r: a
+    composition of shears (volume-preserving) that is reversed by flipping r, with energy error
+    O(step^2) over a fixed trajectory length (Neal 2011, section 2.3)."""
+    r = r + 0.5 * step * score(log_prob, x)  # half kick: r changes by a function of x only
     for k in range(n_leapfrog):
-        x = x + step * p
+        x = x + step * r  # drift: x changes by a function of r only
         if k < n_leapfrog - 1:
-            p = p + step * score(log_prob, x)
-    p = p + 0.5 * step * score(log_prob, x)
-    return x, p
+            r = r + step * score(log_prob, x)
+    r = r + 0.5 * step * score(log_prob, x)  # closing half kick
+    return x, r
 
 
-def hamiltonian(log_prob: LogProb, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """H(x, p) = E(x) + |p|^2 / 2 for each chain."""
-    return -log_prob(x) + 0.5 * (p**2).sum(1)
+def hamiltonian(log_prob: LogProb, x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """H(x, r) = E(x) + |r|^2 / 2 for each chain (position x, momentum r)."""
+    return -log_prob(x) + 0.5 * (r**2).sum(1)
 
 
 def hmc(
@@ -217,14 +253,14 @@ def hmc(
     keep_every: int = 1,
     generator: torch.Generator | None = None,
 ) -> Chains:
-    """Hamiltonian Monte Carlo (Duane et al. 1987): fresh Gaussian momentum, a leapfrog trajectory,
-    accept with min(1, exp(-Delta H))."""
+    """Hamiltonian Monte Carlo (Duane et al. 1987): fresh Gaussian momentum r, a leapfrog
+    trajectory, accept with min(1, exp(-Delta H))."""
     x0 = _check_start(x0, step, n_steps)
 
     def propose(x):
-        p = torch.randn(x.shape, generator=generator, dtype=x.dtype)
-        y, q = leapfrog(log_prob, x, p, step, n_leapfrog)
-        return y, hamiltonian(log_prob, x, p) - hamiltonian(log_prob, y, q)
+        r = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        y, r_end = leapfrog(log_prob, x, r, step, n_leapfrog)
+        return y, hamiltonian(log_prob, x, r) - hamiltonian(log_prob, y, r_end)
 
     return _run(propose, x0, n_steps, keep_every, generator)
 
@@ -237,12 +273,12 @@ def parallel_tempering(
     n_steps: int,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Replica exchange: one random-walk Metropolis chain per temperature (targets p^(1/T)), for each
-    of `chains` independent ladders; after each step, neighbouring temperatures propose to swap states,
-    accepted with min(1, exp((1/T_k - 1/T_k+1)(log p(x_k+1) - log p(x_k)))).
+    """Replica exchange: one random-walk Metropolis chain per temperature (targets p^(1/T)), for
+    each of `chains` independent ladders; after each step, neighbouring temperatures propose to
+    swap states, accepted with min(1, exp((1/T_k - 1/T_k+1)(log p(x_k+1) - log p(x_k)))).
 
-    x0 has shape (chains, d). Returns the T = temperatures[0] samples (n_steps, chains, d) and the swap
-    acceptance rate between each neighbouring pair."""
+    x0 has shape (chains, d). Returns the T = temperatures[0] samples (n_steps, chains, d) and the
+    swap acceptance rate between each neighbouring pair."""
     x0 = _check_start(x0, step, n_steps)
     betas = 1.0 / torch.as_tensor(temperatures, dtype=torch.float64)  # (K,)
     n_temps, (n_chains, dim) = len(betas), x0.shape
@@ -253,14 +289,18 @@ def parallel_tempering(
     for t in range(n_steps):
         y = x + steps * torch.randn(x.shape, generator=generator, dtype=x.dtype)
         log_ratio = betas[:, None] * (flat_log_prob(y) - flat_log_prob(x))
-        accept = torch.log(torch.rand(n_temps, n_chains, generator=generator, dtype=x.dtype)) < log_ratio
+        u = torch.rand(n_temps, n_chains, generator=generator, dtype=x.dtype)
+        accept = torch.log(u) < log_ratio
         x = torch.where(accept[..., None], y, x)
         first = t % 2  # alternate even and odd pairs so swaps never overlap
         lp = flat_log_prob(x)
         for k in range(first, n_temps - 1, 2):
             log_swap = (betas[k] - betas[k + 1]) * (lp[k + 1] - lp[k])
             do = torch.log(torch.rand(n_chains, generator=generator, dtype=x.dtype)) < log_swap
-            x[k], x[k + 1] = torch.where(do[:, None], x[k + 1], x[k]), torch.where(do[:, None], x[k], x[k + 1])
+            x[k], x[k + 1] = (
+                torch.where(do[:, None], x[k + 1], x[k]),
+                torch.where(do[:, None], x[k], x[k + 1]),
+            )
             swaps[k] += do.double().mean() * 2 / n_steps  # each pair is tried every other step
         kept.append(x[0].clone())
     return torch.stack(kept), swaps
@@ -270,16 +310,28 @@ def parallel_tempering(
 
 
 def ula_stationary_variance(variance: float, step: float) -> float:
-    """Stationary variance of ULA on N(0, s^2): the chain x' = (1 - h/s^2) x + sqrt(2h) xi is AR(1),
-    so v = (1 - h/s^2)^2 v + 2h, i.e. v = s^2 / (1 - h / (2 s^2)). Stable only for h < 2 s^2."""
+    """Stationary variance of ULA on N(0, s^2): the chain x' = (1 - h/s^2) x + sqrt(2h) xi is
+    AR(1), so v = (1 - h/s^2)^2 v + 2h, i.e. v = s^2 / (1 - h / (2 s^2)). Stable only for
+    h < 2 s^2."""
     if not 0 < step < 2 * variance:
         raise ValueError(f"ULA on N(0, {variance}) is unstable unless 0 < step < {2 * variance}")
     return variance / (1 - step / (2 * variance))
 
 
+def ula_autocorrelation_time(variance: float, step: float) -> float:
+    """Integrated autocorrelation time of x under ULA on N(0, s^2). The chain is AR(1) with
+    phi = 1 - h/s^2, so rho(t) = phi^t and tau = 1 + 2 sum_t phi^t = (1 + phi) / (1 - phi)
+    = (2 - h/s^2) / (h/s^2); the effective sample size of n steps is n / tau."""
+    if not 0 < step < 2 * variance:
+        raise ValueError(f"ULA on N(0, {variance}) is unstable unless 0 < step < {2 * variance}")
+    ratio = step / variance
+    return (2 - ratio) / ratio
+
+
 def ornstein_uhlenbeck_moments(x0: float, variance: float, t: float) -> tuple[float, float]:
-    """Mean and variance at time t of dx = -x / s^2 dt + sqrt 2 dW from x(0) = x0: the exact solution of
-    the Fokker-Planck equation for a Gaussian target, x0 e^{-t/s^2} and s^2 (1 - e^{-2t/s^2})."""
+    """Mean and variance at time t of dx = -x / s^2 dt + sqrt 2 dW from x(0) = x0: the exact
+    solution of the Fokker-Planck equation for a Gaussian target, x0 e^{-t/s^2} and
+    s^2 (1 - e^{-2t/s^2})."""
     decay = math.exp(-t / variance)
     return x0 * decay, variance * (1 - decay**2)
 
@@ -288,11 +340,16 @@ def ornstein_uhlenbeck_moments(x0: float, variance: float, t: float) -> tuple[fl
 
 
 class EnergyMLP(nn.Module):
-    """E_theta(x): a small MLP with smooth (SiLU) activations, so its gradient drives Langevin dynamics."""
+    """E_theta(x): a small MLP with smooth (SiLU) activations, so its gradient drives Langevin
+    dynamics."""
 
     def __init__(self, dim: int = 2, hidden: int = 64) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        self.net = nn.Sequential(
+            nn.Linear(dim, hidden), nn.SiLU(),
+            nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
@@ -313,9 +370,11 @@ def train_ebm(
     seed: int = 0,
     show_progress: bool = True,
 ) -> tuple[EnergyMLP, list[float]]:
-    """Maximum likelihood for an EBM by contrastive divergence: the gradient of -log p_theta(data) is
-    E[grad E](data) - E[grad E](model); model samples come from short-run ULA started from a persistent
-    buffer (5% restarted uniformly in [-box, box]^2). An L2 penalty on the energies keeps them bounded."""
+    """Maximum likelihood for an EBM by persistent contrastive divergence (Tieleman 2008): the
+    gradient of -log p_theta(data) is E_data[grad E] - E_model[grad E], with the model expectation
+    taken over short-run ULA chains that continue from a persistent buffer of earlier samples, 5%
+    restarted uniformly in [-box, box]^d (the replay buffer of Du & Mordatch 2019). An L2 penalty
+    on the energies keeps them bounded."""
     torch.manual_seed(seed)
     data = torch.as_tensor(data, dtype=torch.float32)
     model = EnergyMLP(dim=data.shape[1])
@@ -327,10 +386,11 @@ def train_ebm(
         x = buffer[idx]
         restart = torch.rand(batch_size) < 0.05
         x[restart] = (torch.rand(int(restart.sum()), data.shape[1]) * 2 - 1) * box
-        for _ in range(langevin_steps):  # short-run ULA on the current model, gradients w.r.t. x only
+        for _ in range(langevin_steps):  # short-run ULA on the current model, gradient in x only
             x = x.detach().requires_grad_(True)
             grad = torch.autograd.grad(model(x).sum(), x)[0]
-            x = (x - langevin_step * grad + math.sqrt(2 * langevin_step) * torch.randn_like(x)).clamp(-box, box)
+            noise = torch.randn_like(x)
+            x = (x - langevin_step * grad + math.sqrt(2 * langevin_step) * noise).clamp(-box, box)
         x = x.detach()
         buffer[idx] = x
         positive = data[torch.randint(len(data), (batch_size,))]
@@ -344,6 +404,7 @@ def train_ebm(
 
 
 def auc(lower: np.ndarray, higher: np.ndarray) -> float:
-    """Probability that a random element of `lower` is below a random element of `higher` (ROC AUC)."""
-    lower, higher = np.asarray(lower), np.asarray(higher)
-    return float((lower[:, None] < higher[None, :]).mean() + 0.5 * (lower[:, None] == higher[None, :]).mean())
+    """Probability that a random element of `lower` is below a random element of `higher` (ROC
+    AUC), ties counted one half."""
+    lower, higher = np.asarray(lower)[:, None], np.asarray(higher)[None, :]
+    return float((lower < higher).mean() + 0.5 * (lower == higher).mean())
