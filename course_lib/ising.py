@@ -5,13 +5,18 @@ given):  E(s) = -J sum_<ij> s_i s_j - h sum_i s_i, sampled from p(s) = exp(-E(s)
 
 Contents
     exact results   ``T_C``, ``onsager_energy``, ``onsager_free_energy``, ``yang_magnetization``,
-                    ``BINDER_CROSSING``, the 1D chain (``chain_*``) and mean-field theory (``mean_field_*``)
-    lattice helpers ``lattice_energy``, ``delta_energy``, ``binder_cumulant``, ``all_configurations``
-    samplers        ``CheckerboardMetropolis`` (batched over temperatures and replicas, torch),
+                    ``BINDER_CROSSING``, the 1D chain (``chain_*``), mean-field theory
+                    (``mean_field_*``), ``exact_energy_distribution`` (enumeration, L <= 4)
+    lattice helpers ``lattice_energy``, ``delta_energy``, ``binder_cumulant``,
+                    ``all_configurations``
+    samplers        ``metropolis_sweep_sites`` (plain loop over sites, numpy),
+                    ``CheckerboardMetropolis`` (batched over temperatures and replicas, torch),
                     ``wolff_update`` (cluster algorithm, numpy)
+    tests           ``energy_chi_square`` (sampled energies against exact probabilities)
     measurements    ``simulate``, ``binder_crossing``
 
 References
+    N. Metropolis et al., J. Chem. Phys. 21, 1087 (1953) -- the Metropolis rule.
     L. Onsager, Phys. Rev. 65, 117 (1944) -- free energy, internal energy, T_c.
     C. N. Yang, Phys. Rev. 85, 808 (1952) -- spontaneous magnetization.
     U. Wolff, Phys. Rev. Lett. 62, 361 (1989) -- single-cluster algorithm.
@@ -35,7 +40,7 @@ T_C: float = 2.0 / np.log(1.0 + np.sqrt(2.0))
 """Onsager's critical temperature of the square lattice, 2 / ln(1 + sqrt 2) = 2.26918..."""
 
 BINDER_CROSSING: float = 0.61069
-"""Universal value of the Binder cumulant at T_c, periodic square lattice (Kamieniarz & Blote 1993)."""
+"""Binder cumulant at T_c, periodic square lattice, universal (Kamieniarz & Blote 1993)."""
 
 
 # --------------------------------------------------------------------------- exact results
@@ -55,14 +60,16 @@ def onsager_energy(T: float | np.ndarray) -> np.ndarray:
     b = 1.0 / _temperatures(T)
     k2 = np.minimum((2.0 * np.sinh(2 * b) / np.cosh(2 * b) ** 2) ** 2, 1.0)
     # At T_c, K(k) diverges logarithmically while its prefactor vanishes linearly: the product is 0.
-    singular = np.where(k2 < 1.0, (2 * np.tanh(2 * b) ** 2 - 1) * ellipk(np.where(k2 < 1.0, k2, 0.0)), 0.0)
+    elliptic = ellipk(np.where(k2 < 1.0, k2, 0.0))
+    singular = np.where(k2 < 1.0, (2 * np.tanh(2 * b) ** 2 - 1) * elliptic, 0.0)
     return -1.0 / np.tanh(2 * b) * (1 + (2 / np.pi) * singular)
 
 
 def onsager_free_energy(T: float | np.ndarray, n_grid: int = 256) -> np.ndarray:
     """Free energy per site f(T) of the infinite square lattice (Onsager 1944).
 
-    -f/T = ln 2 + 1/(8 pi^2) int_0^{2pi} int_0^{2pi} ln[cosh(2b)^2 - sinh(2b)(cos t1 + cos t2)] dt1 dt2.
+    -f/T = ln 2 + 1/(8 pi^2) int_0^{2pi} int_0^{2pi} ln[cosh(2b)^2 - sinh(2b)(cos t1 + cos t2)],
+    integrated over dt1 dt2.
     The integrand is periodic, so the midpoint rule on an n_grid^2 grid converges very fast.
     """
     T = _temperatures(T)
@@ -75,7 +82,8 @@ def onsager_free_energy(T: float | np.ndarray, n_grid: int = 256) -> np.ndarray:
 
 
 def yang_magnetization(T: float | np.ndarray) -> np.ndarray:
-    """Spontaneous magnetization per site (Yang 1952): (1 - sinh(2/T)^-4)^(1/8) below T_c, else 0."""
+    """Spontaneous magnetization per site (Yang 1952): (1 - sinh(2/T)^-4)^(1/8) below T_c,
+    else 0."""
     T = _temperatures(T)
     inside = 1.0 - np.sinh(2.0 / T) ** -4.0
     return np.where(T < T_C, np.clip(inside, 0, None) ** 0.125, 0.0)
@@ -83,10 +91,12 @@ def yang_magnetization(T: float | np.ndarray) -> np.ndarray:
 
 def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Free energy per site of the infinite 1D chain from the larger transfer-matrix eigenvalue,
-    lambda_+ = e^{bJ} cosh(bh) + sqrt(e^{2bJ} sinh(bh)^2 + e^{-2bJ}).  At h = 0: -T ln(2 cosh(J/T))."""
+    lambda_+ = e^{bJ} cosh(bh) + sqrt(e^{2bJ} sinh(bh)^2 + e^{-2bJ}).
+    At h = 0: -T ln(2 cosh(J/T))."""
     T = _temperatures(T)
     b = 1.0 / T
-    lam = np.exp(b * J) * np.cosh(b * h) + np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
+    root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
+    lam = np.exp(b * J) * np.cosh(b * h) + root
     return -T * np.log(lam)
 
 
@@ -97,7 +107,9 @@ def chain_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -
     return np.sinh(b * h) / np.sqrt(np.sinh(b * h) ** 2 + np.exp(-4 * b * J))
 
 
-def chain_correlation(r: int | np.ndarray, T: float, J: float = 1.0, n_sites: int | None = None) -> np.ndarray:
+def chain_correlation(
+    r: int | np.ndarray, T: float, J: float = 1.0, n_sites: int | None = None
+) -> np.ndarray:
     """Spin-spin correlation <s_0 s_r> of the 1D chain at h = 0: t^r with t = tanh(J/T);
     on a ring of n_sites sites (t^r + t^(N-r)) / (1 + t^N)."""
     t = np.tanh(J / float(_temperatures(T)))
@@ -107,21 +119,27 @@ def chain_correlation(r: int | np.ndarray, T: float, J: float = 1.0, n_sites: in
     return (t**r + t ** (n_sites - r)) / (1 + t**n_sites)
 
 
-def mean_field_free_energy(m: float | np.ndarray, T: float, J: float = 1.0, h: float = 0.0, z: int = 4) -> np.ndarray:
-    """Variational (Gibbs-Bogoliubov) free energy per site of a product trial state with magnetization m:
+def mean_field_free_energy(
+    m: float | np.ndarray, T: float, J: float = 1.0, h: float = 0.0, z: int = 4
+) -> np.ndarray:
+    """Variational (Gibbs-Bogoliubov) free energy per site of a product trial state with
+    magnetization m:
     f(m) = -(zJ/2) m^2 - h m + T [(1+m)/2 ln((1+m)/2) + (1-m)/2 ln((1-m)/2)].
     It is an upper bound on the exact free energy for every m."""
     m = np.asarray(m, dtype=float)
     if np.any(np.abs(m) > 1):
         raise ValueError("magnetization must lie in [-1, 1]")
     p, q = (1 + m) / 2, (1 - m) / 2
-    entropy_term = np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0) + np.where(q > 0, q * np.log(np.where(q > 0, q, 1)), 0)
+    entropy_term = sum(np.where(x > 0, x * np.log(np.where(x > 0, x, 1)), 0) for x in (p, q))
     return -(z * J / 2) * m**2 - h * m + float(_temperatures(T)) * entropy_term
 
 
-def mean_field_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0.0, z: int = 4) -> np.ndarray:
+def mean_field_magnetization(
+    T: float | np.ndarray, J: float = 1.0, h: float = 0.0, z: int = 4
+) -> np.ndarray:
     """Minimizer of ``mean_field_free_energy``: the stable solution of m = tanh((zJm + h)/T)
-    (Curie-Weiss), found by bisection on m >= 0 (the solution with the sign of h; positive at h = 0).
+    (Curie-Weiss), found by bisection on m >= 0 (the solution with the sign of h; positive at
+    h = 0).
     Mean-field T_c = zJ = 4 on the square lattice."""
     T = _temperatures(T)
     lo, hi = np.zeros_like(T), np.ones_like(T)
@@ -139,9 +157,10 @@ def _check_lattice(spins: np.ndarray) -> np.ndarray:
 
 
 def neighbour_sum(spins: np.ndarray) -> np.ndarray:
-    """Sum of the four nearest neighbours of every site, periodic boundaries, over the last two axes."""
+    """Sum of the four nearest neighbours of every site, periodic boundaries, last two axes."""
     spins = _check_lattice(spins)
-    return np.roll(spins, 1, -1) + np.roll(spins, -1, -1) + np.roll(spins, 1, -2) + np.roll(spins, -1, -2)
+    horizontal = np.roll(spins, 1, -1) + np.roll(spins, -1, -1)
+    return horizontal + np.roll(spins, 1, -2) + np.roll(spins, -1, -2)
 
 
 def lattice_energy(spins: np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
@@ -164,11 +183,75 @@ def binder_cumulant(m: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def all_configurations(n_spins: int) -> np.ndarray:
-    """All 2^n configurations of n spins as rows of +-1, in binary order (spin 0 is the most significant bit)."""
+    """All 2^n configurations of n spins as rows of +-1, in binary order (spin 0 is the most
+    significant bit)."""
     if not 1 <= n_spins <= 20:
         raise ValueError("enumeration is only sensible for 1..20 spins")
     bits = (np.arange(2**n_spins)[:, None] >> np.arange(n_spins - 1, -1, -1)) & 1
     return (2 * bits - 1).astype(np.int8)
+
+
+def exact_energy_distribution(
+    T: float, L: int = 4, J: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energy levels per site of the periodic L x L lattice and their Boltzmann probabilities,
+    sum over the 2^(L^2) states: p(e) = g(e) exp(-N e / T) / Z, g the number of states at e."""
+    if not 2 <= L <= 4:
+        raise ValueError(f"enumeration needs 2 <= L <= 4, got {L!r}")
+    n = L * L
+    total = np.rint(n * lattice_energy(all_configurations(n).reshape(-1, L, L), J)).astype(int)
+    levels, degeneracy = np.unique(total, return_counts=True)
+    weights = degeneracy * np.exp(-(levels - levels.min()) / float(_temperatures(T)))
+    return levels / n, weights / weights.sum()
+
+
+def energy_chi_square(
+    energies: np.ndarray, levels: np.ndarray, probabilities: np.ndarray, min_expected: float = 5.0
+) -> tuple[float, int, float]:
+    """Pearson's chi-square test of independent energy samples against exact probabilities.
+
+    Levels expected fewer than ``min_expected`` times are pooled into one bin. Returns the
+    statistic, its degrees of freedom (bins - 1) and the p-value P(chi2_dof >= statistic).
+    """
+    from scipy.stats import chi2
+
+    energies, levels = np.asarray(energies, dtype=float).ravel(), np.asarray(levels, dtype=float)
+    nearest = np.abs(energies[:, None] - levels[None]).argmin(axis=1)
+    if np.any(np.abs(energies - levels[nearest]) > 1e-9):
+        raise ValueError("a sampled energy is not one of the levels")
+    observed = np.bincount(nearest, minlength=len(levels)).astype(float)
+    expected = len(energies) * np.asarray(probabilities, dtype=float)
+    rare = expected < min_expected
+    observed = np.append(observed[~rare], observed[rare].sum())
+    expected = np.append(expected[~rare], expected[rare].sum())
+    if expected[-1] < min_expected:  # too few even pooled: join the smallest regular bin
+        k = int(np.argmin(expected[:-1]))
+        observed[k], expected[k] = observed[k] + observed[-1], expected[k] + expected[-1]
+        observed, expected = observed[:-1], expected[:-1]
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    dof = len(expected) - 1
+    return statistic, dof, float(chi2.sf(statistic, dof))
+
+
+def metropolis_sweep_sites(
+    spins: np.ndarray, T: float, generator: np.random.Generator, J: float = 1.0
+) -> np.ndarray:
+    """One Metropolis sweep (Metropolis et al. 1953), site by site in reading order, in place.
+
+    For each site: dE = 2 J s_i (sum of its four neighbours), flip with probability
+    min(1, exp(-dE/T)). Plain and slow: a Python loop over the L x L sites. ``spins`` has
+    shape (..., L, L); the leading axes are independent replicas, updated together.
+    """
+    n_rows, n_cols = spins.shape[-2:]
+    for i in range(n_rows):
+        for j in range(n_cols):
+            s = spins[..., i, j]  # index -1 is the last row/column: periodic boundaries
+            neighbours = (spins[..., i - 1, j] + spins[..., (i + 1) % n_rows, j]
+                          + spins[..., i, j - 1] + spins[..., i, (j + 1) % n_cols])
+            dE = 2.0 * J * s * neighbours
+            flip = generator.random(s.shape) < np.exp(-dE / T)
+            spins[..., i, j] = np.where(flip, -s, s)
+    return spins
 
 
 # --------------------------------------------------------------------------- Metropolis sampler
@@ -217,17 +300,23 @@ class CheckerboardMetropolis:
         n_batch = len(self.temperatures) * self.replicas
         shape = (n_batch, self.L, self.L // 2)
         if start == "cold":
-            self.colours = [torch.ones(shape, dtype=torch.int8, device=self.device) for _ in range(2)]
+            self.colours = [
+                torch.ones(shape, dtype=torch.int8, device=self.device) for _ in range(2)
+            ]
         else:
             self.colours = [
-                (2 * torch.randint(0, 2, shape, generator=self.generator, device=self.device) - 1).to(torch.int8)
+                (2 * torch.randint(0, 2, shape, generator=self.generator, device=self.device) - 1)
+                .to(torch.int8)
                 for _ in range(2)
             ]
         # Acceptance thresholds for s_i * sum_nn = 2 and 4 (dE = 4J, 8J), compared with uniform
         # 31-bit integers: P(r < floor(2^31 p)) = p to within 2^-31.
         beta = np.repeat(1.0 / self.temperatures, self.replicas)
         self._thresholds = [
-            torch.tensor(np.clip(np.floor(np.exp(-beta * abs(self.J) * dE) * 2**31), 0, 2**31 - 1), device=self.device)
+            torch.tensor(
+                np.clip(np.floor(np.exp(-beta * abs(self.J) * dE) * 2**31), 0, 2**31 - 1),
+                device=self.device,
+            )
             .to(torch.int32)
             .view(-1, 1, 1)
             for dE in (4.0, 8.0)
@@ -248,10 +337,10 @@ class CheckerboardMetropolis:
         spins = self.colours[c]
         x = spins * self._neighbour_sum(c)  # in {-4, -2, 0, 2, 4}; dE = 2 J x
         self._random.random_(generator=self.generator)  # uniform in [0, 2^31)
-        if self.J >= 0:
-            accept = (x <= 0) | ((x == 2) & (self._random < self._thresholds[0])) | ((x == 4) & (self._random < self._thresholds[1]))
-        else:  # antiferromagnet: the costly moves are x = -2, -4
-            accept = (x >= 0) | ((x == -2) & (self._random < self._thresholds[0])) | ((x == -4) & (self._random < self._thresholds[1]))
+        if self.J < 0:  # antiferromagnet: the costly moves are x = -2, -4
+            x = -x
+        below = [self._random < threshold for threshold in self._thresholds]
+        accept = (x <= 0) | ((x == 2) & below[0]) | ((x == 4) & below[1])
         self.colours[c] = spins * (1 - 2 * accept.to(torch.int8))
 
     def sweep(self, n_sweeps: int = 1) -> None:
@@ -261,7 +350,8 @@ class CheckerboardMetropolis:
             self.half_sweep(1)
 
     def _columns(self, c: int) -> torch.Tensor:
-        """Column j = 2k + (i + c) % 2 of the full lattice held at [i, k] by colour c, shape (L, L/2)."""
+        """Column j = 2k + (i + c) % 2 of the full lattice held at [i, k] by colour c,
+        shape (L, L/2)."""
         i = torch.arange(self.L, device=self.device).view(-1, 1)
         k = torch.arange(self.L // 2, device=self.device).view(1, -1)
         return 2 * k + (i + c) % 2
@@ -269,13 +359,15 @@ class CheckerboardMetropolis:
     def spins(self) -> torch.Tensor:
         """Full lattices, shape (temperatures, replicas, L, L)."""
         rows = torch.arange(self.L, device=self.device).view(-1, 1)
-        full = torch.empty((self.colours[0].shape[0], self.L, self.L), dtype=torch.int8, device=self.device)
+        shape = (self.colours[0].shape[0], self.L, self.L)
+        full = torch.empty(shape, dtype=torch.int8, device=self.device)
         for c in (0, 1):
             full[:, rows, self._columns(c)] = self.colours[c]
         return full.view(len(self.temperatures), self.replicas, self.L, self.L)
 
     def set_spins(self, spins: np.ndarray | torch.Tensor) -> None:
-        """Load full lattices of shape (temperatures, replicas, L, L), or anything that broadcasts to it."""
+        """Load full lattices of shape (temperatures, replicas, L, L), or anything that
+        broadcasts to it."""
         spins = torch.as_tensor(np.asarray(spins), device=self.device).to(torch.int8)
         shape = (len(self.temperatures), self.replicas, self.L, self.L)
         try:
@@ -287,9 +379,10 @@ class CheckerboardMetropolis:
         self.colours = [spins[:, rows, self._columns(c)].contiguous() for c in (0, 1)]
 
     def energy(self) -> np.ndarray:
-        """Energy per site, shape (temperatures, replicas). Every bond joins colour 0 to colour 1."""
+        """Energy per site, shape (temperatures, replicas); every bond joins colour 0 to 1."""
         bonds = (self.colours[0] * self._neighbour_sum(0)).sum(dim=(-2, -1), dtype=torch.int64)
-        return (-self.J * bonds.cpu().numpy() / self.L**2).reshape(len(self.temperatures), self.replicas)
+        energy = -self.J * bonds.cpu().numpy() / self.L**2
+        return energy.reshape(len(self.temperatures), self.replicas)
 
     def magnetization(self) -> np.ndarray:
         """Magnetization per site, shape (temperatures, replicas)."""
@@ -297,7 +390,7 @@ class CheckerboardMetropolis:
         return (total.cpu().numpy() / self.L**2).reshape(len(self.temperatures), self.replicas)
 
 
-# --------------------------------------------------------------------------- Wolff cluster algorithm
+# ------------------------------------------------------------------- Wolff cluster algorithm
 def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float = 1.0) -> int:
     """One Wolff single-cluster update of an (L, L) lattice, in place; returns the cluster size.
 
@@ -308,7 +401,7 @@ def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float
     """
     spins = np.asarray(spins)
     if spins.ndim != 2 or spins.shape[0] != spins.shape[1]:
-        raise ValueError(f"wolff_update needs one square lattice of shape (L, L), got {spins.shape}")
+        raise ValueError(f"wolff_update needs one square lattice (L, L), got {spins.shape}")
     if J <= 0:
         raise ValueError("the Wolff algorithm here is for ferromagnets (J > 0)")
     L = spins.shape[0]
@@ -321,7 +414,9 @@ def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float
     frontier = np.array([seed])
     while frontier.size:
         i, j = np.divmod(frontier, L)
-        neighbours = np.concatenate([((i + 1) % L) * L + j, ((i - 1) % L) * L + j, i * L + (j + 1) % L, i * L + (j - 1) % L])
+        up, down = ((i - 1) % L) * L + j, ((i + 1) % L) * L + j
+        left, right = i * L + (j - 1) % L, i * L + (j + 1) % L
+        neighbours = np.concatenate([down, up, right, left])
         candidates = neighbours[(flat[neighbours] == value) & ~in_cluster[neighbours]]
         joined = np.unique(candidates[rng.random(candidates.size) < p_add])  # one bond test each
         in_cluster[joined] = True
@@ -335,8 +430,11 @@ def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float
 class Observables:
     """Thermal averages per temperature, each with its standard error over independent replicas.
 
-    Per site: energy e, absolute magnetization |m|, specific heat C = N (<e^2> - <e>^2) / T^2,
-    susceptibility chi = N (<m^2> - <|m|>^2) / T, Binder cumulant U."""
+    Per site: energy e, absolute magnetization <|m|>, its square <m^2>, specific heat
+    C = N (<e^2> - <e>^2) / T^2, Binder cumulant U, and the finite-size susceptibility
+    chi' = N (<m^2> - <|m|>^2) / T, where <|m|> stands in for <m>, which is 0 on a
+    finite lattice. Below T_c it tends to the susceptibility of one phase; above T_c, where m
+    is Gaussian, to (1 - 2/pi) N <m^2> / T."""
 
     temperatures: np.ndarray
     L: int
@@ -344,6 +442,8 @@ class Observables:
     energy_err: np.ndarray
     abs_magnetization: np.ndarray
     abs_magnetization_err: np.ndarray
+    square_magnetization: np.ndarray
+    square_magnetization_err: np.ndarray
     specific_heat: np.ndarray
     specific_heat_err: np.ndarray
     susceptibility: np.ndarray
@@ -379,6 +479,7 @@ def simulate(
     per_replica = {
         "energy": e.mean(0),
         "abs_magnetization": np.abs(m).mean(0),
+        "square_magnetization": (m**2).mean(0),
         "specific_heat": n * e.var(0) / T**2,
         "susceptibility": n * ((m**2).mean(0) - np.abs(m).mean(0) ** 2) / T,
         "binder": binder_cumulant(m, axis=0),
@@ -388,11 +489,14 @@ def simulate(
         fields[name], fields[name + "_err"] = mean_and_error(values, axis=1)
     # The cumulant is a ratio of moments: estimate it from moments pooled over replicas,
     # keeping the replica spread as its error bar.
-    fields["binder"] = binder_cumulant(m.transpose(1, 0, 2).reshape(len(sim.temperatures), -1), axis=-1)
+    pooled = m.transpose(1, 0, 2).reshape(len(sim.temperatures), -1)
+    fields["binder"] = binder_cumulant(pooled, axis=-1)
     return Observables(temperatures=sim.temperatures, L=L, **fields)
 
 
-def binder_crossing(temperatures: np.ndarray, u_small: np.ndarray, u_large: np.ndarray) -> tuple[float, float]:
+def binder_crossing(
+    temperatures: np.ndarray, u_small: np.ndarray, u_large: np.ndarray
+) -> tuple[float, float]:
     """Temperature and value where two Binder-cumulant curves cross (linear interpolation
     between the two temperatures that bracket the sign change of u_large - u_small)."""
     T = np.asarray(temperatures, dtype=float)
