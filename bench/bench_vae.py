@@ -7,7 +7,7 @@ categorical (values 0..16); NLL in nats per image, estimated on the test set wit
 bound (K samples; an upper bound on the true NLL that tightens as K grows). Printed next to:
   * a plain VAE (free softmax over the 17 levels, ELBO training, no dropout) trained with the same budget;
   * PPCA on uniformly dequantized pixels: -E_u log p(x + u) bounds the discrete NLL from above.
-Target (lecture 04 issue): test NLL below 90 nats per image within 60 s of CPU training.
+Target: test NLL below 90 nats per image within 60 s of CPU training.
 """
 
 from __future__ import annotations
@@ -56,12 +56,14 @@ def main() -> None:
 
     rows = []
     for name, kwargs, train_kwargs in [
-        ("course VAE (logistic-mixture pixels, IWAE-5 training, dropout)", {}, {}),
-        ("plain VAE (softmax pixels, ELBO training, no dropout)", {"decoder": "softmax", "dropout": 0.0}, {"n_importance": 1}),
+        ("course VAE (logistic-mixture pixels, IWAE-5 training, dropout)", {}, {"n_importance": 5}),
+        ("plain VAE (softmax pixels, ELBO training, no dropout)", {"decoder": "softmax", "dropout": 0.0}, {}),
     ]:
         model = lt.VAE(**kwargs)
         start = time.perf_counter()
-        history = lt.train_vae(model, split.train, split.validation, time_budget=args.budget, show_progress=False, **train_kwargs)
+        history = lt.train_vae(
+            model, split.train, split.validation, max_epochs=10**9, time_budget=args.budget, **train_kwargs
+        )
         seconds = time.perf_counter() - start
         nll, neg_elbo = test_nll(model, x_test, args.k)
         rows.append((name, nll, neg_elbo, seconds, history["epoch"][-1] if history["epoch"] else 0))

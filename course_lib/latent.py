@@ -2,18 +2,22 @@
 
 Contents
     PCA and PPCA          ``PCA``, ``PPCA`` (closed-form maximum likelihood, posterior, sampling)
-    linear autoencoders   ``train_linear_autoencoder``, ``principal_angles``, ``saxe_mode_strength``
+    linear autoencoders   ``train_linear_autoencoder``, ``principal_angles``,
+                          ``saxe_mode_strength`` (gradient flow), ``saxe_gd_strength`` (descent)
     linear VAE            ``LinearVAE`` (analytic ELBO; its maximum equals the PPCA log-likelihood)
-    VAE                   ``VAE`` (Gaussian encoder, 17-level categorical pixels), ``train_vae``, IWAE bounds
+    VAE                   ``VAE`` (Gaussian encoder, 17-level categorical pixels), IWAE bounds,
+                          ``train_vae`` (the training loop) and ``TrainingLog`` (its bookkeeping)
+    latent space          ``prior_moment_gap`` (+ its noise floor), ``decoder_step_change``
 
 References
     M. E. Tipping, C. M. Bishop, J. R. Stat. Soc. B 61, 611 (1999) -- probabilistic PCA.
-    P. Baldi, K. Hornik, Neural Networks 2, 53 (1989) -- linear autoencoders learn the principal subspace.
-    A. M. Saxe, J. L. McClelland, S. Ganguli, arXiv:1312.6120 (2013) -- dynamics of deep linear networks.
+    P. Baldi, K. Hornik, Neural Networks 2, 53 (1989) -- linear autoencoders and PCA.
+    A. M. Saxe, J. L. McClelland, S. Ganguli, ICLR (2014), arXiv:1312.6120 -- deep linear networks.
     D. P. Kingma, M. Welling, ICLR (2014) -- the VAE and the reparameterization trick.
     Y. Burda, R. Grosse, R. Salakhutdinov, ICLR (2016) -- importance-weighted bounds (IWAE).
-    J. Lucas, G. Tucker, R. Grosse, M. Norouzi, NeurIPS (2019) -- linear VAEs, PPCA and posterior collapse.
+    J. Lucas, G. Tucker, R. Grosse, M. Norouzi, NeurIPS (2019) -- linear VAEs, posterior collapse.
     T. Salimans et al., ICLR (2017) -- discretized logistic mixture likelihood.
+    I. Higgins et al., ICLR (2017) -- the beta-VAE.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-
-from .notebook import progress
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -46,8 +48,11 @@ def _data(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class PCA:
-    """Principal components from the SVD of the centred data: rows of ``components`` are the eigenvectors
-    of the covariance (1/n) X^T X, with eigenvalues ``variances`` in decreasing order."""
+    """Principal components from the SVD X - mean = A Gamma U^T of the centred data (n, d).
+
+    Rows of ``components`` are the columns u_j of U: the eigenvectors of the covariance
+    S = (1/n) (X - mean)^T (X - mean), with eigenvalues ``variances`` lambda_j = gamma_j^2 / n in
+    decreasing order."""
 
     mean: np.ndarray
     components: np.ndarray
@@ -72,7 +77,7 @@ class PCA:
         return (np.asarray(x, dtype=float) - self.mean) @ self.components[:k].T
 
     def reconstruct(self, x: np.ndarray, k: int) -> np.ndarray:
-        """Best rank-k linear reconstruction of x (orthogonal projection onto the principal subspace)."""
+        """Best rank-k linear reconstruction of x (orthogonal projection, principal subspace)."""
         return self.mean + self.project(x, k) @ self.components[:k]
 
 
@@ -81,7 +86,7 @@ class PPCA:
     """Probabilistic PCA (Tipping & Bishop 1999): z ~ N(0, I_q), x = W z + mu + sigma eps.
 
     ``fit`` gives the closed-form maximum-likelihood solution: sigma^2 = mean of the d - q discarded
-    covariance eigenvalues, W = U_q (L_q - sigma^2 I)^(1/2) (up to a rotation)."""
+    covariance eigenvalues, W = U_q (Lambda_q - sigma^2 I)^(1/2) (up to a rotation)."""
 
     mean: np.ndarray
     W: np.ndarray
@@ -89,8 +94,9 @@ class PPCA:
 
     @classmethod
     def fit(cls, x: np.ndarray, q: int, sigma2: float | None = None) -> "PPCA":
-        """Maximum likelihood for q latent dimensions. With ``sigma2`` given (held fixed), directions whose
-        eigenvalue is below sigma2 get a zero column in W: the latent dimension collapses onto the prior."""
+        """Maximum likelihood for q latent dimensions. With ``sigma2`` given (held fixed),
+        directions whose eigenvalue is below sigma2 get a zero column in W: that latent dimension
+        collapses onto the prior."""
         pca = PCA.fit(x)
         d = pca.components.shape[1]
         if not 1 <= q < d:
@@ -114,8 +120,8 @@ class PPCA:
 
     @staticmethod
     def max_log_likelihood(variances: np.ndarray, q: int, n: int) -> float:
-        """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999, eq. 3.8):
-        -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
+        """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999,
+        eq. 3.8): -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
         l = np.asarray(variances, dtype=float)
         d = len(l)
         sigma2 = l[q:].mean()
@@ -129,7 +135,8 @@ class PPCA:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         z = rng.standard_normal((n, self.W.shape[1]))
-        return z @ self.W.T + self.mean + math.sqrt(self.sigma2) * rng.standard_normal((n, len(self.mean)))
+        noise = rng.standard_normal((n, len(self.mean)))
+        return z @ self.W.T + self.mean + math.sqrt(self.sigma2) * noise
 
 
 # --------------------------------------------------------------------------- linear autoencoders
@@ -144,17 +151,31 @@ def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def saxe_mode_strength(t: np.ndarray, s: float, a0: float, tau: float = 1.0) -> np.ndarray:
-    """Strength of one mode of a two-layer linear network under gradient flow from a small, decoupled start
-    (Saxe et al. 2013, eq. 6): a(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/a0). A sigmoid from a0 to s,
-    half-way at t = (tau / 2s) ln(s/a0 - 1): stronger modes are learned first."""
-    decay = np.exp(-2 * s * np.asarray(t, dtype=float) / tau)  # the same formula, divided through by e^{2st/tau}
+    """Strength of one mode of a two-layer linear network under gradient flow tau dW/dt = -dL/dW
+    (Saxe et al. 2014, eq. 6): a(t) = s e^{2st/tau} / (e^{2st/tau} - 1 + s/a0), the solution of
+    tau da/dt = 2 a (s - a). For gradient descent with learning rate lr, tau = 1/lr and t counts
+    steps. Assumes a decoupled start (each hidden unit aligned with one mode) that is balanced
+    (equal weights in both layers). A sigmoid from a0 to s, half-way at t = (tau / 2s) ln(s/a0 - 1):
+    stronger modes are learned first."""
+    decay = np.exp(-2 * s * np.asarray(t, dtype=float) / tau)  # divided through by e^{2st/tau}
     return s / (1 + (s / a0 - 1) * decay)
+
+
+def saxe_gd_strength(n_steps: int, s: float, a0: float, lr: float) -> np.ndarray:
+    """The same mode under gradient descent itself, steps 0..n_steps: with both layers' weights b on
+    the mode, a = s b^2 and b <- b (1 + lr (s - a)), so a <- a (1 + lr (s - a))^2 exactly.
+    ``saxe_mode_strength`` (tau = 1/lr) is its lr -> 0 limit; they differ by O(lr)."""
+    a = np.empty(n_steps + 1)
+    a[0] = a0
+    for t in range(n_steps):
+        a[t + 1] = a[t] * (1 + lr * (s - a[t])) ** 2
+    return a
 
 
 @dataclass
 class LinearAutoencoderRun:
-    """Result of ``train_linear_autoencoder``: encoder W1 (k, d), decoder W2 (d, k), and, at each recorded
-    step, the loss and the strength lambda_a u_a^T W2 W1 u_a of every principal mode a (Saxe's units)."""
+    """Result of ``train_linear_autoencoder``: encoder W1 (k, d), decoder W2 (d, k), and, at each
+    recorded step, the loss and the strength lambda_j u_j^T W2 W1 u_j of every principal mode j."""
 
     W1: np.ndarray
     W2: np.ndarray
@@ -165,14 +186,22 @@ class LinearAutoencoderRun:
 
 
 def train_linear_autoencoder(
-    x: np.ndarray, k: int, lr: float, n_steps: int, init_scale: float = 1e-3, aligned: bool = False, seed: int = 0, record_every: int = 10
+    x: np.ndarray,
+    k: int,
+    lr: float,
+    n_steps: int,
+    init_scale: float = 1e-3,
+    aligned: bool = False,
+    seed: int = 0,
+    record_every: int = 10,
 ) -> LinearAutoencoderRun:
-    """Full-batch gradient descent on L = (1/2n) sum |x - W2 W1 x|^2 for centred data (a linear autoencoder
-    with k hidden units). The gradients need only the covariance S: dL/dW2 = -(I - W2 W1) S W1^T,
-    dL/dW1 = -W2^T (I - W2 W1) S.
+    """Full-batch gradient descent on L = (1/2n) sum |x - W2 W1 x|^2 for centred data (a linear
+    autoencoder with k hidden units). The gradients need only the covariance S:
+    dL/dW2 = -(I - W2 W1) S W1^T, dL/dW1 = -W2^T (I - W2 W1) S.
 
-    ``aligned=True`` starts each mode decoupled along a principal direction with strength ``init_scale``
-    (Saxe's analytic setting); otherwise the weights start as small random matrices of scale ``init_scale``."""
+    ``aligned=True`` starts decoupled and balanced: hidden unit j holds b_j u_j in both layers, with
+    mode strength lambda_j b_j^2 = ``init_scale`` (Saxe's analytic setting). Otherwise the weights
+    start as small random matrices of scale ``init_scale``."""
     x = _data(x)
     pca = PCA.fit(x)
     S = np.cov(x - pca.mean, rowvar=False, bias=True)
@@ -195,25 +224,28 @@ def train_linear_autoencoder(
             break
         ES = E @ S
         W2, W1 = W2 + lr * ES @ W1.T, W1 + lr * W2.T @ ES
-    return LinearAutoencoderRun(W1, W2, np.array(steps), np.array(losses), np.array(strengths), lam)
+    steps_, losses_, strengths_ = np.array(steps), np.array(losses), np.array(strengths)
+    return LinearAutoencoderRun(W1, W2, steps_, losses_, strengths_, lam)
 
 
 # --------------------------------------------------------------------------- linear VAE
 
 
 class LinearVAE(nn.Module):
-    """Linear-Gaussian VAE: q(z|x) = N(V (x - mu) + c, diag(s^2)), p(z) = N(0, I), p(x|z) = N(W z + mu, sigma^2 I).
-    Its ELBO is available in closed form, and its maximum equals the PPCA log-likelihood (Lucas et al. 2019)."""
+    """Linear-Gaussian VAE: q(z|x) = N(V (x - mu) + c, diag(s^2)), p(z) = N(0, I),
+    p(x|z) = N(W z + mu, sigma^2 I). Its ELBO is available in closed form, and its maximum equals
+    the PPCA log-likelihood (Lucas et al. 2019)."""
 
     def __init__(self, d: int, q: int, seed: int = 0) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(seed)
-        self.V = nn.Parameter(0.1 * torch.randn(q, d, generator=g, dtype=torch.float64))
-        self.c = nn.Parameter(torch.zeros(q, dtype=torch.float64))
-        self.log_s2 = nn.Parameter(torch.zeros(q, dtype=torch.float64))
-        self.W = nn.Parameter(0.1 * torch.randn(d, q, generator=g, dtype=torch.float64))
-        self.mu = nn.Parameter(torch.zeros(d, dtype=torch.float64))
-        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        f64 = torch.float64
+        self.V = nn.Parameter(0.1 * torch.randn(q, d, generator=g, dtype=f64))
+        self.c = nn.Parameter(torch.zeros(q, dtype=f64))
+        self.log_s2 = nn.Parameter(torch.zeros(q, dtype=f64))
+        self.W = nn.Parameter(0.1 * torch.randn(d, q, generator=g, dtype=f64))
+        self.mu = nn.Parameter(torch.zeros(d, dtype=f64))
+        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=f64))
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """Exact ELBO per data point: E_q[log p(x|z)] - KL(q(z|x) || p(z)), no sampling needed."""
@@ -230,7 +262,14 @@ class LinearVAE(nn.Module):
         data = torch.as_tensor(np.asarray(x, dtype=float))
         with torch.no_grad():
             self.mu.copy_(data.mean(0))
-        optimizer = torch.optim.LBFGS(self.parameters(), max_iter=max_iter, tolerance_grad=1e-12, tolerance_change=1e-14, history_size=50, line_search_fn="strong_wolfe")
+        optimizer = torch.optim.LBFGS(
+            self.parameters(),
+            max_iter=max_iter,
+            tolerance_grad=1e-12,
+            tolerance_change=1e-14,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
@@ -244,17 +283,18 @@ class LinearVAE(nn.Module):
             return float(self.elbo(data).mean())
 
 
-# --------------------------------------------------------------------------- VAE for 17-level digits
+# ---------------------------------------------------------------------- VAE for 17-level digits
 
 
 class VAE(nn.Module):
     """VAE for images whose pixels take ``n_levels`` integer values (scikit-learn digits: 0..16).
 
     Encoder: MLP -> mean and log-variance of a diagonal Gaussian q(z|x). Prior: N(0, I).
-    Decoder: MLP -> for every pixel a categorical distribution over the n_levels values, either a free
-    softmax (``decoder="softmax"``) or a mixture of discretized logistics (``decoder="logistic"``, Salimans
-    et al. 2017), which ties neighbouring grey levels together and generalizes better from little data.
-    Likelihoods are exact discrete log-probabilities, so bounds are in nats per image."""
+    Decoder: MLP -> for every pixel a categorical distribution over the n_levels values, either a
+    free softmax (``decoder="softmax"``, n_levels numbers per pixel) or a mixture of ``n_mixture``
+    discretized logistics (``decoder="logistic"``, Salimans et al. 2017, 3 numbers per component),
+    which gives neighbouring grey levels similar probabilities. Likelihoods are exact discrete
+    log-probabilities, so bounds are in nats per image (Kingma & Welling 2014)."""
 
     def __init__(
         self,
@@ -272,17 +312,22 @@ class VAE(nn.Module):
         self.n_pixels, self.n_levels, self.latent_dim = n_pixels, n_levels, latent_dim
         self.decoder_type, self.n_mixture = decoder, n_mixture
         per_pixel = n_levels if decoder == "softmax" else 3 * n_mixture
-        self.encoder = nn.Sequential(
-            nn.Linear(n_pixels, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2 * latent_dim)
+        self.encoder = nn.Sequential(  # image -> (mean, log-variance) of q(z|x)
+            nn.Linear(n_pixels, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, 2 * latent_dim),
         )
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n_pixels * per_pixel)
+        self.decoder = nn.Sequential(  # code -> parameters of p(x|z) for every pixel
+            nn.Linear(latent_dim, hidden), nn.GELU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, n_pixels * per_pixel),
         )
 
     def _check(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x)
         if x.ndim != 2 or x.shape[1] != self.n_pixels:
-            raise ValueError(f"images must have shape (batch, {self.n_pixels}), got {tuple(x.shape)}")
+            shape = tuple(x.shape)
+            raise ValueError(f"images must have shape (batch, {self.n_pixels}), got {shape}")
         if x.dtype.is_floating_point and not torch.equal(x, x.round()):
             raise ValueError("pixel values must be integers")
         if x.min() < 0 or x.max() >= self.n_levels:
@@ -296,18 +341,21 @@ class VAE(nn.Module):
         return mean, log_var.clamp(-12.0, 6.0)
 
     def _level_log_probs(self, out: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-        """log P(pixel = level) from decoder outputs, for `levels` broadcastable to (..., n_pixels, L)."""
+        """log P(pixel = level) from decoder outputs, for ``levels`` broadcastable to
+        (..., n_pixels, L). Logistic mixture: P(k) = sum_m w_m [F_m(k + 1/2) - F_m(k - 1/2)] with
+        F_m(y) = sigmoid((y - centre_m) / scale_m), the end bins reaching to -inf and +inf."""
         if self.decoder_type == "softmax":
-            log_probs = torch.log_softmax(out.view(*out.shape[:-1], self.n_pixels, self.n_levels), dim=-1)
+            shape = (*out.shape[:-1], self.n_pixels, self.n_levels)
+            log_probs = torch.log_softmax(out.view(shape), dim=-1)
             return log_probs.gather(-1, levels.expand(*log_probs.shape[:-1], levels.shape[-1]))
         params = out.view(*out.shape[:-1], self.n_pixels, 3, self.n_mixture)
-        log_w = torch.log_softmax(params[..., 0, :], dim=-1)[..., None, :]  # (..., pixels, 1, mixture)
+        log_w = torch.log_softmax(params[..., 0, :], dim=-1)[..., None, :]  # (..., pixels, 1, m)
         half = (self.n_levels - 1) / 2
         centre = (half * torch.tanh(params[..., 1, :]) + half)[..., None, :]
         inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))[..., None, :]
         v = levels[..., None].to(out.dtype)  # (..., pixels, L, 1)
-        # P(level) = F(level + 1/2) - F(level - 1/2) for a logistic CDF F; the end bins extend to +-infinity.
-        upper = torch.where(v == self.n_levels - 1, 1.0, torch.sigmoid((v + 0.5 - centre) * inv_scale))
+        top = v == self.n_levels - 1
+        upper = torch.where(top, 1.0, torch.sigmoid((v + 0.5 - centre) * inv_scale))
         lower = torch.where(v == 0, 0.0, torch.sigmoid((v - 0.5 - centre) * inv_scale))
         return torch.logsumexp(log_w + torch.log((upper - lower).clamp(min=1e-12)), dim=-1)
 
@@ -322,7 +370,8 @@ class VAE(nn.Module):
         return self._level_log_probs(self.decoder(z), x.unsqueeze(-1)).squeeze(-1).sum(-1)
 
     def log_weights(self, x: torch.Tensor, n_samples: int) -> torch.Tensor:
-        """log p(x, z_k) - log q(z_k | x) for n_samples reparameterized draws z_k = mean + std * eps: (k, batch)."""
+        """log p(x, z_k) - log q(z_k | x) for n_samples reparameterized draws
+        z_k = mean + std * eps: shape (n_samples, batch)."""
         mean, log_var = self.encode(x)
         eps = torch.randn(n_samples, *mean.shape)
         z = mean + torch.exp(0.5 * log_var) * eps
@@ -330,22 +379,24 @@ class VAE(nn.Module):
         log_prior = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)
         return self.log_likelihood(x, z) + log_prior - log_q
 
-    def elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """ELBO = E_q[log p(x|z)] - KL(q(z|x) || N(0, I)), with one reparameterized sample and the KL in closed form."""
+    def elbo(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+        """ELBO = E_q[log p(x|z)] - beta KL(q(z|x) || N(0, I)) per image (Kingma & Welling 2014),
+        with one reparameterized sample z and the Gaussian KL in closed form. beta = 1 is the
+        bound on log p(x); other values weight the KL (the beta-VAE of Higgins et al. 2017)."""
         mean, log_var = self.encode(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)  # reparameterization
         kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
-        return self.log_likelihood(x, z) - kl
+        return self.log_likelihood(x, z) - beta * kl
 
     def iwae(self, x: torch.Tensor, n_samples: int, chunk: int = 100) -> torch.Tensor:
-        """Importance-weighted bound log (1/K) sum_k p(x, z_k)/q(z_k|x) (Burda et al. 2016), per image.
-        It increases with K towards log p(x); K = 1 is the (sampled) ELBO."""
+        """Importance-weighted bound log (1/K) sum_k p(x, z_k)/q(z_k|x) (Burda et al. 2016), per
+        image. It increases with K towards log p(x); K = 1 is the (sampled) ELBO."""
         parts = [self.log_weights(x, min(chunk, n_samples - k)) for k in range(0, n_samples, chunk)]
         return torch.logsumexp(torch.cat(parts), dim=0) - math.log(n_samples)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Images drawn from the model: z ~ N(0, I), then every pixel from its categorical distribution."""
+        """Images drawn from the model: z ~ N(0, I), then every pixel from its categorical."""
         z = torch.randn(n, self.latent_dim, generator=generator)
         probs = self.pixel_log_probs(z).exp().reshape(-1, self.n_levels)
         return torch.multinomial(probs, 1, generator=generator).view(n, self.n_pixels)
@@ -353,59 +404,101 @@ class VAE(nn.Module):
     @torch.no_grad()
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Expected pixel values E[x | z] (for smooth pictures of latent traversals)."""
-        return (self.pixel_log_probs(z).exp() * torch.arange(self.n_levels, dtype=z.dtype)).sum(-1)
+        levels = torch.arange(self.n_levels, dtype=z.dtype)
+        return (self.pixel_log_probs(z).exp() * levels).sum(-1)
+
+
+def prior_moment_gap(z: torch.Tensor) -> float:
+    """KL(N(m, diag v) || N(0, I)) of the Gaussian with the per-dimension sample means m and
+    (unbiased) variances v of codes z (n, k): 0.5 sum_j (v_j + m_j^2 - 1 - ln v_j). It sees only
+    each dimension's mean and variance: a positive value shows that z does not follow N(0, I), a
+    small one does not show that it does."""
+    m, v = z.mean(0), z.var(0)
+    return 0.5 * float((v + m**2 - 1 - v.log()).sum())
+
+
+def prior_moment_gap_floor(n: int, k: int) -> float:
+    """Expected ``prior_moment_gap`` of n exact draws from N(0, I_k), the sampling-noise floor:
+    (k/2) [1/n + ln(nu/2) - psi(nu/2)] with nu = n - 1 (about k/n), since m_j ~ N(0, 1/n) and
+    nu v_j ~ chi^2_nu."""
+    half_nu = torch.tensor((n - 1) / 2, dtype=torch.float64)
+    return 0.5 * k * (1 / n + float(half_nu.log() - torch.special.digamma(half_nu)))
+
+
+def decoder_step_change(model: VAE, z: torch.Tensor, axis: int, h: float) -> torch.Tensor:
+    """Mean absolute change of the decoded image E[x|z] (grey levels per pixel) when each code in
+    z (n, latent_dim) moves by h along latent ``axis``. For a smooth decoder it is proportional to
+    h as h -> 0, so doubling a small step doubles it; across a jump it would not grow at all."""
+    step = torch.zeros_like(z)
+    step[:, axis] = h
+    return (model.decode_mean(z + step) - model.decode_mean(z)).abs().mean(-1)
+
+
+class TrainingLog:
+    """Bookkeeping for ``train_vae``: every ``every`` epochs the validation ELBO is recorded and
+    the best weights so far are kept (early stopping); a wall-clock ``time_budget`` (seconds)
+    stops training before an epoch would overrun it."""
+
+    def __init__(
+        self, model: VAE, validation: torch.Tensor, time_budget: float = math.inf, every: int = 5
+    ) -> None:
+        self.model, self.validation, self.every = model, validation, every
+        self.time_budget = time_budget
+        self.history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
+        self.best, self.best_state = -math.inf, copy.deepcopy(model.state_dict())
+        self.start = self.last = time.perf_counter()
+        self.longest_epoch = 0.0
+
+    def end_of_epoch(self, epoch: int) -> bool:
+        """Record epoch ``epoch`` (from 1); True when the next one would overrun the budget."""
+        if epoch % self.every == 0:
+            self.model.eval()
+            with torch.no_grad():
+                value = float(self.model.elbo(self.validation).mean())
+            self.history["epoch"].append(epoch)
+            self.history["seconds"].append(time.perf_counter() - self.start)
+            self.history["validation_elbo"].append(value)
+            if value > self.best:
+                self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
+        now = time.perf_counter()
+        self.longest_epoch, self.last = max(self.longest_epoch, now - self.last), now
+        return now - self.start + self.longest_epoch > self.time_budget
+
+    def finish(self) -> dict[str, list[float]]:
+        """Load the best weights, switch to evaluation mode, return the history."""
+        self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return self.history
 
 
 def train_vae(
     model: VAE,
     train: np.ndarray,
     validation: np.ndarray,
-    time_budget: float = 60.0,
-    n_importance: int = 5,
+    max_epochs: int = 150,
+    n_importance: int = 1,
+    beta: float = 1.0,
     batch_size: int = 100,
     lr: float = 1e-3,
-    beta: float = 1.0,
     seed: int = 0,
-    max_epochs: int | None = None,
-    show_progress: bool = True,
+    time_budget: float = math.inf,
 ) -> dict[str, list[float]]:
-    """Train on the IWAE bound with ``n_importance`` samples (1 = the ELBO, with ``beta`` weighting the KL),
-    with Adam, until ``time_budget`` seconds (or ``max_epochs``) pass. Keeps the weights with the best
-    validation ELBO (early stopping). Returns the history of validation ELBOs."""
+    """Adam on minibatches of the ELBO (``n_importance = 1``, the KL weighted by ``beta``) or of
+    the IWAE bound with ``n_importance`` samples (Burda et al. 2016). Stops after ``max_epochs``
+    or ``time_budget`` seconds and keeps the weights with the best validation ELBO."""
     torch.manual_seed(seed)
-    x_train, x_val = torch.as_tensor(np.asarray(train)), torch.as_tensor(np.asarray(validation))
+    x_train = torch.as_tensor(np.asarray(train))
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
-    best, best_state, start, epoch = -math.inf, copy.deepcopy(model.state_dict()), time.perf_counter(), 0
-    bar = progress(range(max_epochs or 10**9), desc="VAE", disable=not show_progress or None)
-    epoch_seconds = 0.0
-    for epoch in bar:
-        if time.perf_counter() - start + epoch_seconds > time_budget:  # stop before overrunning the budget
-            break
-        epoch_start = time.perf_counter()
-        model.train()
-        for idx in torch.randperm(len(x_train)).split(batch_size):
-            x = x_train[idx]
-            if n_importance == 1:
-                mean, log_var = model.encode(x)
-                z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-                kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
-                loss = -(model.log_likelihood(x, z) - beta * kl).mean()
-            else:
-                loss = -model.iwae(x, n_importance).mean()
+    log = TrainingLog(model, torch.as_tensor(np.asarray(validation)), time_budget)
+    for epoch in range(1, max_epochs + 1):
+        model.train()  # dropout on
+        for batch in torch.randperm(len(x_train)).split(batch_size):
+            x = x_train[batch]
+            bound = model.elbo(x, beta) if n_importance == 1 else model.iwae(x, n_importance)
+            loss = -bound.mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        if epoch % 5 == 4:
-            model.eval()
-            with torch.no_grad():
-                value = float(model.elbo(x_val).mean())
-            history["epoch"].append(epoch + 1)
-            history["seconds"].append(time.perf_counter() - start)
-            history["validation_elbo"].append(value)
-            if value > best:
-                best, best_state = value, copy.deepcopy(model.state_dict())
-        epoch_seconds = max(epoch_seconds, time.perf_counter() - epoch_start)
-    model.load_state_dict(best_state)
-    model.eval()
-    return history
+        if log.end_of_epoch(epoch):
+            break
+    return log.finish()

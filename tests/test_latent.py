@@ -90,10 +90,26 @@ def test_saxe_closed_form_matches_simulated_mode_trajectories(digits):
     run = lt.train_linear_autoencoder(digits, 4, lr=lr, n_steps=1200, init_scale=a0, aligned=True, record_every=5)
     for mode in range(4):
         s = run.variances[mode]
+        # gradient descent from the decoupled, balanced start is exactly the scalar map a <- a (1 + lr (s - a))^2
+        exact = lt.saxe_gd_strength(1200, s, a0, lr)[run.steps]
+        np.testing.assert_allclose(run.strengths[:, mode], exact, rtol=1e-9, atol=1e-12 * s)
         predicted = lt.saxe_mode_strength(run.steps, s, a0, tau=1 / lr)
-        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
+        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s  # O(lr) from gradient flow
     half_times = [np.log(run.variances[m] / a0 - 1) / (2 * run.variances[m]) for m in range(4)]
     assert np.all(np.diff(half_times) > 0)  # stronger modes first
+
+
+@pytest.mark.parametrize("s", [0.3, 0.66])
+def test_gradient_flow_is_the_small_step_limit_of_gradient_descent(s):
+    a0, lr, t_end = 1e-4, 0.05, 60.0  # t_end in units of tau = 1/lr
+    deviations = []
+    for eta in (lr, lr / 2, lr / 4):
+        n = int(round(t_end / eta))
+        steps = np.arange(n + 1)
+        descent = lt.saxe_gd_strength(n, s, a0, eta)
+        deviations.append(np.abs(descent - lt.saxe_mode_strength(steps, s, a0, tau=1 / eta)).max() / s)
+    ratios = np.array(deviations[:-1]) / np.array(deviations[1:])
+    np.testing.assert_allclose(ratios, 2.0, atol=0.1)  # first order in the learning rate
 
 
 def test_saxe_formula_limits():
@@ -101,6 +117,31 @@ def test_saxe_formula_limits():
     assert lt.saxe_mode_strength(1e6, 2.0, 0.01) == pytest.approx(2.0)
     t_half = np.log(2.0 / 0.01 - 1) / (2 * 2.0)
     assert lt.saxe_mode_strength(t_half, 2.0, 0.01) == pytest.approx(1.0)
+
+
+def test_ppca_log_density_depends_on_units_and_is_a_sum_of_gaussian_entropies(digits):
+    q, n, d = 10, len(digits), digits.shape[1]
+    variances = lt.PCA.fit(digits).variances
+    per_image = lt.PPCA.max_log_likelihood(variances, q, n) / n
+    sigma2 = variances[q:].mean()
+    entropies = 0.5 * np.log(2 * np.pi * np.e * variances[:q]).sum() + 0.5 * (d - q) * np.log(2 * np.pi * np.e * sigma2)
+    assert per_image == pytest.approx(-entropies, rel=1e-12)
+    assert per_image > 0  # pixels in [0, 1]: most directions are narrower than 1 / sqrt(2 pi e)
+    grey = lt.PPCA.fit(16 * digits, q)  # the same model in grey levels: density per unit volume shrinks by 16^d
+    assert grey.log_prob(16 * digits).mean() == pytest.approx(per_image - d * np.log(16), rel=1e-9)
+
+
+def test_prior_moment_gap_noise_floor_and_exact_value():
+    g = torch.Generator().manual_seed(0)
+    n, k = 447, 16
+    gaps = [lt.prior_moment_gap(torch.randn(n, k, generator=g, dtype=torch.float64)) for _ in range(400)]
+    floor = lt.prior_moment_gap_floor(n, k)
+    assert floor == pytest.approx(k / n, rel=0.01)
+    assert np.mean(gaps) == pytest.approx(floor, abs=4 * np.std(gaps) / np.sqrt(len(gaps)))
+    m, v = torch.tensor([0.5, -1.0]), torch.tensor([4.0, 0.25])
+    z = m + v.sqrt() * torch.randn(200_000, 2, generator=g, dtype=torch.float64)
+    exact = 0.5 * float((v + m**2 - 1 - v.log()).sum())
+    assert lt.prior_moment_gap(z) == pytest.approx(exact, rel=0.01)
 
 
 def test_principal_angles():
@@ -122,7 +163,7 @@ def test_linear_vae_optimum_equals_ppca_log_likelihood(digits):
 def small_vae():
     split = load_digits_split()
     model = lt.VAE(latent_dim=8, hidden=128)
-    lt.train_vae(model, split.train, split.validation, time_budget=math.inf, max_epochs=80, show_progress=False)
+    lt.train_vae(model, split.train, split.validation, max_epochs=80, n_importance=5)
     return model, torch.as_tensor(split.test[:100])
 
 
@@ -147,6 +188,18 @@ def test_vae_likelihood_is_a_normalized_distribution_per_pixel(small_vae):
         other = lt.VAE(latent_dim=4, hidden=32, decoder=decoder)
         with torch.no_grad():
             torch.testing.assert_close(other.pixel_log_probs(torch.randn(3, 4)).exp().sum(-1), torch.ones(3, 64))
+
+
+def test_vae_decoder_is_locally_linear(small_vae):
+    model, x = small_vae
+    with torch.no_grad():
+        z = model.encode(x)[0]
+    for axis in (0, 1):
+        deviations = []
+        for h in (0.25, 0.125, 0.0625):
+            ratio = lt.decoder_step_change(model, z, axis, 2 * h).sum() / lt.decoder_step_change(model, z, axis, h).sum()
+            deviations.append(abs(float(ratio) - 2))
+        assert deviations[2] < deviations[0] / 2 and deviations[2] < 0.05  # 2 + O(h) for a smooth map
 
 
 def test_vae_samples_are_valid_images(small_vae):
