@@ -87,7 +87,7 @@ def _prepare_run_folder(settings: Settings, hide: dict[str, list[str]]) -> tuple
     return run_dir, scratch
 
 
-def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items.Lab | None = None, seed: int = 0) -> dict:
+def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items.Lab | None = None, all_cases: dict | None = None) -> dict:
     """Run the assembled notebook (without test cells) in a sandboxed kernel, then every graded item's cases.
 
     Returns {"passed": {item id: bool}, "run": {item id: bool}, "stopped": reason or None, "oom": bool}."""
@@ -102,7 +102,7 @@ def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items
     ran: set[str] = set()
     stopped = None
     deadline = time.monotonic() + settings.total_timeout
-    all_cases = items.cases_for(settings.course, settings.lab, seed) if lab_items else {}
+    all_cases = all_cases or {}
     try:
         with client.setup_kernel(env=sandbox.environment_for_kernel(scratch, settings.sandboxed)):
             for index, cell in enumerate(notebook.cells):
@@ -215,7 +215,7 @@ def _grade_student(folder: Path, settings: Settings) -> dict:
     lab = items.load_lab(settings.course, settings.lab)
     config = _lab_config(settings)
     result["flags"] = policy.review(assembled.untrusted, _module_aliases(source), set(config.get("reference_names", [])))
-    run = run_notebook(notebooks.without_tests(assembled.notebook), settings, lab, settings.seed or 0)
+    run = run_notebook(notebooks.without_tests(assembled.notebook), settings, lab, items.cases_for(settings.course, settings.lab, settings.seed or 0))
     if run["stopped"]:
         result["reasons"].append(run["stopped"])
     if run["oom"]:
@@ -354,11 +354,20 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
         todo.append(folder)
     gradebook = settings.out / "gradebook.db"
     notebook_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).stem
+    points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_student, folder, settings): folder for folder in todo}
         for count, future in enumerate(as_completed(futures), 1):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception:  # the worker itself died: this student gets a reason, the class goes on
+                folder = futures[future]
+                result = {"student": folder.name, "status": "error", "reasons": ["the grader's worker process died on this submission; grade it again or look at it"],
+                          "notes": [], "flags": [], "sha256": None, "scores": {g: 0.0 for g in points}, "max_scores": points, "messages": {}, "score": 0.0,
+                          "max_score": sum(points.values())}
+                if not STUDENT_ID.match(folder.name):
+                    continue
             _atomic_write(results_dir / f"{result['student']}.json", json.dumps(result, indent=1))
             done[result["student"]] = result
             if progress:
