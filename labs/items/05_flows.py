@@ -1,5 +1,7 @@
 """Graded items of lab 05 (normalizing flows). Read by the grader only (see course_grader/items.py)."""
 
+import os
+
 import numpy as np
 import torch
 
@@ -73,7 +75,10 @@ def realnvp_cases(rng):
         flow = fl.Flow(layers, 2).float()
         with torch.no_grad():
             nll = -flow.log_prob(torch.tensor(test, dtype=torch.float32)).mean().item()
-        return nll < gaussian - 0.5 and abs(fl.grid_integral(flow) - 1) < 5e-3
+        integral = fl.grid_integral(flow)
+        if os.environ.get("COURSE_GRADER_DEBUG"):
+            print("realnvp check", nll, gaussian, integral)
+        return nll < gaussian - 0.5 and abs(integral - 1) < 5e-3
 
     return [Case({"dummy": np.int64(0)}, check)]
 
