@@ -356,7 +356,7 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
     notebook_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).stem
     points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init) as pool:
         futures = {pool.submit(grade_student, folder, settings): folder for folder in todo}
         for count, future in enumerate(as_completed(futures), 1):
             try:
@@ -377,6 +377,19 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
             _update_gradebook(gradebook, settings.lab, notebook_name, result)
     print(write_reports(settings, list(done.values())), end="")
     return list(done.values())
+
+
+def _worker_init() -> None:
+    """One thread per grading worker for the grader's own reference computations (the workers already run in
+    parallel; spinning thread pools on a busy machine only slow everyone down)."""
+    for name in sandbox.THREADS:
+        os.environ[name] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
 
 
 def _current_hash(folder: Path, settings: Settings) -> str | None:

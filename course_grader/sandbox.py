@@ -71,7 +71,7 @@ def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sand
     if not sandboxed:
         return limits
     command = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-               "--die-with-parent", "--new-session", "--as-pid-1",
+               "--die-with-parent", "--new-session",
                "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
     for link in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / link

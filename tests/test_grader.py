@@ -54,7 +54,7 @@ def blank_with(extra: list[str], replacements: dict[str, str] | None = None) -> 
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if replacements and grade_id in replacements:
-            cell.source = cell.source.split("# YOUR CODE HERE")[0] + replacements[grade_id]
+            cell.source = cell.source.split("# YOUR CODE HERE")[0].rstrip(" ") + replacements[grade_id]
         cells.append(cell)
         if grade_id == "setup":
             cells += [nbformat.v4.new_code_cell(code) for code in extra]

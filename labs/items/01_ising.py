@@ -61,7 +61,13 @@ def sweep_cases(rng):
 
 
 def magnetization_cases(rng):
-    cases = []
+    # A 4 x 4 lattice at a temperature drawn above or near T_c, against exact enumeration: an estimate must be
+    # measured, since Yang's infinite-lattice formula is far from the finite lattice's value there.
+    T4 = float(rng.uniform(2.4, 3.5))
+    exact4 = float(_boltzmann_averages(1.0 / T4)[1])
+    cases = [Case({"T": np.float64(T4), "seed": rng.integers(2**31)},
+                  lambda out: out["result"].size == 1 and abs(float(out["result"].ravel()[0]) - exact4) < 0.03,
+                  call="result = mean_abs_magnetization(float(T), 4, 100, 20000, np.random.default_rng(int(seed)))")]
     for T, tol in ((float(rng.uniform(1.5, 1.7)), 0.02), (float(rng.uniform(1.8, 2.0)), 0.02)):
         exact = float(ising.yang_magnetization(T))
         cases.append(Case({"T": np.float64(T), "seed": rng.integers(2**31)},
