@@ -93,6 +93,9 @@ def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sand
     for parent in [p for p in reversed(scratch.parents) if str(p) not in ("/", "/tmp")]:
         command += ["--perms", "0755", "--dir", str(parent)]
     command += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    # ipykernel shuts down when its parent is PID 1 and it was told the grader's PID: inside the sandbox its parent
+    # is bwrap's init (PID 1), which ends every process of the sandbox when the kernel or the grader dies
+    command += ["--unsetenv", "JPY_PARENT_PID"]
     command += ["--", "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     return limits + command

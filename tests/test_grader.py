@@ -4,6 +4,7 @@ every broken submission gets a reason, and nothing outside the sandbox's scratch
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,12 +20,22 @@ from conftest import LAB_SOURCES, ROOT, subprocess_env
 from course_grader import items, notebooks
 from course_grader.grade import Settings, grade_folder, run_notebook
 from course_grader.items import Case, Item, Lab
-from course_grader.sandbox import sandbox_available
+from course_grader.sandbox import Cgroup, sandbox_available
 
 LAB = "01_ising"
 SOURCE = ROOT / "labs" / "source" / LAB / f"{LAB}.ipynb"
 RELEASE = ROOT / "labs" / "release" / LAB / f"{LAB}.ipynb"
 SANDBOXED = sandbox_available()
+
+
+def _cgroups_available() -> bool:
+    probe = Cgroup(f"probe-{os.getpid()}", 2**30)
+    active = probe.active
+    probe.remove()
+    return active
+
+
+CGROUPS = _cgroups_available()
 BLANK = "    raise NotImplementedError()\n"
 MARKER = "zq9RedTeamMarker"  # text a cheat tries to smuggle into the feedback
 SLEEP = "4321.5"  # argument of processes a cheat leaves behind
@@ -207,6 +218,8 @@ def test_no_cheat_gains_a_point(graded):
         assert r[student]["score"] <= base, f"{student} gained {r[student]['score'] - base} points: {r[student]}"
     assert r["cheat_syntax"]["status"] == "flagged" and any("cannot parse" in f for f in r["cheat_syntax"]["flags"])
     assert r["cheat_hooks"]["status"] == "flagged"
+    if SANDBOXED and CGROUPS:
+        assert any("memory limit" in reason for reason in r["cheat_memory"]["reasons"]), r["cheat_memory"]
 
 
 def test_bad_submissions_get_a_reason_and_the_run_goes_on(graded):
