@@ -124,9 +124,14 @@ def write_inputs(path: Path, inputs: dict[str, np.ndarray]) -> None:
     for k, v in arrays.items():
         if v.dtype.kind not in "biuf":
             raise TypeError(f"input {k} of an item is not numeric")
-    with open(path, "wb") as handle:
+    # the scratch folder belongs to the sandbox: never follow or reuse what the student may have put there
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as handle:
         np.savez(handle, **arrays)
-    os.chmod(path, 0o644)
 
 
 def read_result(path: Path, allow_nonfinite: bool = False) -> dict[str, np.ndarray] | None:
