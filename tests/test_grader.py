@@ -118,7 +118,9 @@ CHEATS = {
         "import os, subprocess, glob\nlog = []\nfor cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n    try:\n        log.append(subprocess.run(cmd, capture_output=True).returncode)\n    except Exception as e:\n        log.append(type(e).__name__)\n"
         "for target in glob.glob('/**/*.ipynb', recursive=True)[:50] + ['" + str(OUTSIDE) + "', '/work/planted.txt', '/usr/planted.txt']:\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
         "for pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n            log.append(open(f'/proc/{pid}/environ').read()[:100])\n            os.kill(int(pid), 0)\n        except Exception:\n            pass\ntry:\n    os.setuid(0)\nexcept Exception as e:\n    log.append('setuid ' + type(e).__name__)\n"
-        "subprocess.Popen(['sleep', '" + SLEEP + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '" + SLEEP + "'])"]), 0),
+        "subprocess.Popen(['sleep', '" + SLEEP + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '" + SLEEP + "'])",
+        # links planted where the grader writes the hidden inputs, pointing at the instructor's source
+        "for k in range(4):\n    for j in range(8):\n        try:\n            os.symlink('" + str(SOURCE) + "', f'in-{k}-{j}.npz')\n        except OSError:\n            pass"]), 0),
     # memory: forked children and a RAM-backed /tmp together above the limit
     "cheat_memory": (blank_with([
         "import os\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        os._exit(0)\n    children.append(pid)\n"
