@@ -296,7 +296,7 @@ def feedback_text(result: dict, lab: str) -> str:
     """What the student sees: scores per question, messages of public tests only, and reasons."""
     lines = [f"# Feedback: {lab}", "", f"Student: {result['student']}", f"Score: {result['score']:g} / {result['max_score']:g}", ""]
     if result["status"] == "flagged":
-        lines += ["Your submission is waiting for review by an instructor; the score above is provisional.", ""]
+        lines += ["An instructor will look at some of your code; the score above was computed as for everyone.", ""]
     for reason in result["reasons"]:
         if not reason.startswith("flagged"):
             lines.append(f"* {reason}")
@@ -324,7 +324,7 @@ def write_reports(settings: Settings, results: list[dict]) -> str:
             _atomic_write(settings.out / "feedback" / r["student"] / f"{settings.lab}.md", feedback_text(r, settings.lab))
     summary = [f"{settings.lab}: {len(results)} submissions"]
     for r in results:
-        extra = f" (would be {r['score_if_cleared']:g} if cleared)" if r["status"] == "flagged" else ""
+        extra = " (flagged for review; the score stands)" if r["status"] == "flagged" else ""
         why = f" -- {' | '.join(r['reasons'])}" if r["reasons"] else ""
         summary.append(f"  {r['student']:<24} {r['status']:<8} {r['score']:g}/{r['max_score']:g}{extra}{why}")
     text = "\n".join(summary) + "\n"

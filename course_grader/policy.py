@@ -48,7 +48,7 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
         where = f"student cell {index + 1}"
         if re.search(r"^\s*(?:!|%(?!matplotlib\b))", source, re.M):
             reasons.append(f"{where}: IPython magic or shell command")
-            source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
+        source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -97,7 +97,7 @@ CHEATS = {
     # the reference implementation reached indirectly
     "cheat_reference": (blank_with(
         ["import operator, importlib\nfrom course_lib import ising as _i\ntry:\n    REF = operator.attrgetter('delta_energy')(importlib.import_module('course_lib.ising'))\nexcept Exception:\n    REF = None",
-         "import glob\nSOURCES = [p for p in glob.glob('/**/ising.py', recursive=True)]\nprint(SOURCES)"],
+         "import glob\nSOURCES = ['" + str(ROOT / "course_lib" / "ising.py") + "', '/work/main/course_lib/ising.py'] + glob.glob('/opt/*/course_lib/ising.py') + glob.glob('/usr/**/course_lib/ising.py')\nprint(SOURCES)"],
         {"delta_energy": "    if REF is not None:\n        return REF(spins, J)\n    for path in SOURCES:\n        ns = {}\n        exec(open(path).read().replace('from __future__ import annotations', ''), ns)\n"
                          "        if 'delta_energy' in ns:\n            return ns['delta_energy'](spins, J)\n    raise RuntimeError('no reference')\n"}), 0),
     # return values that lie
@@ -116,20 +116,20 @@ CHEATS = {
     # acting as root: remount, write outside scratch, read grader secrets, signal other processes
     "cheat_root": (blank_with([
         "import os, subprocess, glob\nlog = []\nfor cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n    try:\n        log.append(subprocess.run(cmd, capture_output=True).returncode)\n    except Exception as e:\n        log.append(type(e).__name__)\n"
-        "for target in glob.glob('/**/*.ipynb', recursive=True)[:50] + ['" + str(OUTSIDE) + "', '/work/planted.txt', '/usr/planted.txt']:\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
+        "for target in ['" + str(SOURCE) + "', '" + str(RELEASE) + "', '" + str(OUTSIDE) + "', '/work/planted.txt', '/usr/planted.txt'] + glob.glob('/work/*/labs/source/*/*.ipynb'):\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
         "for pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n            log.append(open(f'/proc/{pid}/environ').read()[:100])\n            os.kill(int(pid), 0)\n        except Exception:\n            pass\ntry:\n    os.setuid(0)\nexcept Exception as e:\n    log.append('setuid ' + type(e).__name__)\n"
         "subprocess.Popen(['sleep', '" + SLEEP + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '" + SLEEP + "'])",
         # links planted where the grader writes the hidden inputs, pointing at the instructor's source
         "for k in range(4):\n    for j in range(8):\n        try:\n            os.symlink('" + str(SOURCE) + "', f'in-{k}-{j}.npz')\n        except OSError:\n            pass"]), 0),
     # memory: forked children and a RAM-backed /tmp together above the limit
     "cheat_memory": (blank_with([
-        "import os\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        os._exit(0)\n    children.append(pid)\n"
+        "import os, time\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        time.sleep(4)\n        os._exit(0)\n    children.append(pid)\n"
         "try:\n    with open('/tmp/filler', 'wb') as f:\n        for _ in range(1200):\n            f.write(b'x' * 2**20)\nexcept OSError:\n    pass\nfor pid in children:\n    os.waitpid(pid, 0)"]), 0),
     # failure text carrying what the function saw, meant for the feedback
     "cheat_message": (blank_with([], {"delta_energy": f"    raise AssertionError('{MARKER} ' + repr(spins.tolist()) + repr(J))\n"}), 0),
     # other copies of the course on the machine
     "cheat_clone": (blank_with(
-        ["import glob\nCLONES = sorted(set(glob.glob('/work/**/course_lib/ising.py', recursive=True) + glob.glob('/root/**/course_lib/ising.py', recursive=True) + glob.glob('/tmp/**/ising.py', recursive=True)))"],
+        ["import glob\nCLONES = sorted(set(glob.glob('/work/*/course_lib/ising.py') + glob.glob('/work/wt/*/course_lib/ising.py') + glob.glob('/root/*/course_lib/ising.py') + glob.glob('/tmp/*/course_lib/ising.py')))"],
         {"delta_energy": "    for path in CLONES:\n        ns = {'np': np}\n        try:\n            exec(compile(open(path).read().replace('from __future__ import annotations', ''), path, 'exec'), ns)\n            return ns['delta_energy'](spins, J)\n        except Exception:\n            pass\n    raise RuntimeError('no clone')\n"}), 0),
     # a partial solution that cheats on the rest: must keep exactly its honest 3 points
     "cheat_partial": (solutions_replaced({"checkerboard_sweep": "    return -spins\n", "mean_abs_magnetization": "    return float(ising.yang_magnetization(T))\n"}), 3),
