@@ -32,7 +32,6 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from . import items, notebooks, policy, sandbox
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
