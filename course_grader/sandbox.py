@@ -191,10 +191,22 @@ class Cgroup:
 
     def oom_killed(self) -> bool:
         """Whether the memory limit was hit at least once."""
-        try:
-            return int((self.paths[0] / "memory.failcnt").read_text()) > 0
-        except (OSError, IndexError, ValueError):
+        if not self.paths:
             return False
+        memory = self.paths[0]
+        try:
+            for line in (memory / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
+                    return True
+        except (OSError, ValueError, IndexError):
+            pass
+        for name in ("memory.failcnt", "memory.memsw.failcnt"):
+            try:
+                if int((memory / name).read_text()) > 0:
+                    return True
+            except (OSError, ValueError):
+                pass
+        return False
 
     def remove(self) -> None:
         self.kill_all()
