@@ -1,4 +1,5 @@
-"""Grading throughput: 30 submissions of lab 01 through the sandboxed grader, two at a time.
+"""Grading throughput: 30 submissions of lab 01 through the sandboxed grader (notebook run, then the graded
+items' hidden cases judged in the grader), two at a time.
 
     python bench/bench_grading.py [--students N] [--jobs J]
 

@@ -1,7 +1,9 @@
 """Instructor tools for the course labs: release student versions, and grade a class safely.
 
-Built on nbgrader's notebook format and gradebook. Student code runs in a sandboxed kernel
-(``sandbox``); the graded notebook is assembled from the instructor's source so tests cannot be
-edited (``notebooks``); code that could tamper with the checks is flagged (``policy``); marks are
-decided in the grader process (``grade``).
+Built on nbgrader's notebook format and gradebook. Student code runs in an unprivileged sandboxed kernel with a
+minimal root (``sandbox``); the notebook that runs is assembled from the instructor's source and the student's
+solution cells, without the test cells (``notebooks``); marks come from graded items described next to each lab
+(``labs/items/LAB.py``): the kernel calls the student's functions on hidden inputs, returns plain arrays, and the
+grader compares them with ``course_lib`` (``items``, ``grade``). Code that reaches into the interpreter is flagged
+for review (``policy``), which never changes a mark.
 """

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -28,10 +29,9 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from . import notebooks, policy, sandbox
+from . import items, notebooks, policy, sandbox
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Settings:
     total_timeout: int = 900
     memory_bytes: int = 6 * 2**30
     sandboxed: bool = True
-    hidden: tuple[Path, ...] = ()  # further folders the kernel must not see (the submissions)
+    seed: int | None = None  # secret seed of the hidden inputs; read from (or created in) OUT/.secret/seed
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -53,38 +53,57 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-class _ErrorsOnlyClient(NotebookClient):
-    """Keeps only error outputs: grading needs nothing else, and gigantic outputs cannot exhaust memory."""
+def secret_seed(out: Path) -> int:
+    """The run's secret seed: kept in OUT/.secret/seed (mode 0600) so that a resumed run draws the same inputs.
+    The sandbox never sees OUT, and the seed is written to no report."""
+    path = out / ".secret" / "seed"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(secrets.randbits(128)))
+    return int(path.read_text().strip())
+
+
+class _NoOutputClient(NotebookClient):
+    """Keeps no output at all: marks never depend on what a cell shows, and gigantic outputs cannot
+    exhaust the grader's memory."""
 
     def output(self, outs, msg, display_id, cell_index):  # noqa: D102
-        if msg["msg_type"] == "error":
-            return super().output(outs, msg, display_id, cell_index)
         return None
 
 
-def _failure_message(error: nbformat.NotebookNode, hidden: tuple[int, int] | None) -> tuple[str, bool]:
-    """(message for the student, whether it came from the hidden tests)."""
-    trace = ANSI.sub("", "\n".join(error.get("traceback", [])))
-    match = re.search(r"Cell In\[\d+\], line (\d+)", trace)
-    line = int(match.group(1)) if match else None
-    if hidden and (line is None or hidden[0] <= line <= hidden[1]):
-        return "a hidden test did not pass", True
-    text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}".strip()
-    return text[:500] + (" ..." if len(text) > 500 else ""), False
+def _prepare_run_folder(settings: Settings, hide: dict[str, list[str]]) -> tuple[Path, Path]:
+    """(run folder, scratch): scratch is the only place the kernel may write; course/ holds the filtered course_lib."""
+    run_dir = Path(tempfile.mkdtemp(prefix="course-grader-"))
+    os.chmod(run_dir, 0o755)
+    scratch = run_dir / "scratch"
+    scratch.mkdir(mode=0o755)
+    sandbox.filtered_course_lib(run_dir / "course" / "course_lib", hide)
+    os.chmod(run_dir / "course", 0o755)
+    if settings.sandboxed:
+        os.chown(scratch, sandbox.SANDBOX_UID, sandbox.SANDBOX_UID)
+    return run_dir, scratch
 
 
-def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, hidden: dict[str, tuple[int, int]]) -> dict:
-    """Execute in a sandboxed kernel; return per-test outcomes and the reason a run stopped early, if any."""
-    scratch = Path(tempfile.mkdtemp(prefix="course-grader-"))
+def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items.Lab | None = None, all_cases: dict | None = None) -> dict:
+    """Run the assembled notebook (without test cells) in a sandboxed kernel, then every graded item's cases.
+
+    Returns {"passed": {item id: bool}, "run": {item id: bool}, "stopped": reason or None, "oom": bool}."""
+    lab_items = lab.items if lab else []
+    run_dir, scratch = _prepare_run_folder(settings, lab.hide if lab else {})
+    cgroup = sandbox.Cgroup(f"{os.getpid()}-{run_dir.name}", settings.memory_bytes) if settings.sandboxed else None
     km = sandbox.SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "ipc"), connection_file=str(scratch / "kernel.json"))
-    hide = [settings.course.resolve(), settings.out.resolve(), Path(__file__).resolve().parents[1], *(p.resolve() for p in settings.hidden)]
-    km.wrapper = sandbox.kernel_wrapper(scratch, hide, sandbox.visible_paths(), settings.memory_bytes, settings.sandboxed)
-    client = _ErrorsOnlyClient(notebook, km=km, timeout=settings.cell_timeout, allow_errors=True, startup_timeout=120, resources={"metadata": {"path": str(scratch)}})
-    outcomes: dict[str, dict] = {}
+    km.wrapper = (cgroup.enter_command() if cgroup else []) + sandbox.kernel_wrapper(scratch, run_dir / "course" / "course_lib", settings.memory_bytes, settings.sandboxed, cgroup)
+    km.sandbox_uid = sandbox.SANDBOX_UID if settings.sandboxed else None
+    client = _NoOutputClient(notebook, km=km, timeout=settings.cell_timeout, allow_errors=True, startup_timeout=120, resources={"metadata": {"path": str(scratch)}})
+    passed: dict[str, bool] = {}
+    ran: set[str] = set()
     stopped = None
     deadline = time.monotonic() + settings.total_timeout
+    all_cases = all_cases or {}
     try:
-        with client.setup_kernel(env=sandbox.environment_for_kernel(scratch)):
+        with client.setup_kernel(env=sandbox.environment_for_kernel(scratch, settings.sandboxed)):
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type != "code":
                     continue
@@ -94,30 +113,83 @@ def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, hidden: di
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    stopped = f"a cell ran longer than the limit of {settings.cell_timeout} s (infinite loop?); later cells were not run"
+                    stopped = f"a cell ran longer than the limit of {settings.cell_timeout} s (infinite loop?); later cells and the checks were not run"
                     break
                 except DeadKernelError:
-                    stopped = "the Python kernel died (crash, os._exit or memory limit); later cells were not run"
+                    stopped = "the Python kernel died (crash, os._exit or memory limit); later cells and the checks were not run"
                     break
-                meta = cell.metadata.get("nbgrader", {})
-                if meta.get("grade"):
-                    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-                    message, from_hidden = _failure_message(errors[0], hidden.get(meta["grade_id"])) if errors else ("", False)
-                    outcomes[meta["grade_id"]] = {"passed": not errors, "message": message, "hidden": from_hidden}
+            for number, item in enumerate(lab_items if stopped is None else []):
+                if time.monotonic() > deadline:
+                    stopped = f"the notebook exceeded the total time limit of {settings.total_timeout} s"
+                    break
+                cases = all_cases[item.id]
+                paths, calls = [], []
+                for k, case in enumerate(cases):
+                    path_in, path_out = scratch / f"in-{number}-{k}.npz", scratch / f"out-{number}-{k}.npz"
+                    items.write_inputs(path_in, case.inputs)
+                    paths.append((str(path_in), str(path_out)))
+                    calls.append(case.call or item.call)
+                cell = nbformat.v4.new_code_cell(items.harness_cell(item, paths, calls))
+                notebook.cells.append(cell)
+                try:
+                    client.execute_cell(cell, len(notebook.cells) - 1)
+                except CellTimeoutError:
+                    stopped = f"the checks of {item.id!r} ran longer than the limit of {settings.cell_timeout} s; later checks were not run"
+                    ran.add(item.id)
+                    passed[item.id] = False
+                    break
+                except DeadKernelError:
+                    stopped = f"the Python kernel died during the checks of {item.id!r} (crash, os._exit or memory limit); later checks were not run"
+                    ran.add(item.id)
+                    passed[item.id] = False
+                    break
+                ran.add(item.id)
+                passed[item.id] = all(items.judge(case, items.read_result(Path(o), item.allow_nonfinite)) for case, (_, o) in zip(cases, paths))
+                for _, o in paths:  # a later item must not find this item's answers
+                    for p in (Path(o), Path(o.replace("/out-", "/in-"))):
+                        try:
+                            p.unlink()
+                        except OSError:
+                            pass
     except Exception as error:  # kernel failed to start, sandbox refused, ...
-        stopped = stopped or f"the notebook could not be run ({type(error).__name__}: {str(error)[:200]})"
+        if os.environ.get("COURSE_GRADER_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        stopped = stopped or f"the notebook could not be run ({type(error).__name__} in the grader)"
     finally:
         # nbclient leaves a kernel it did not create running: kill it (and, in the sandbox, everything it started)
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
-        shutil.rmtree(scratch, ignore_errors=True)
-    return {"outcomes": outcomes, "stopped": stopped}
+        try:
+            if km.has_kernel:
+                run_sync(km.shutdown_kernel)(now=True)
+        except Exception:
+            pass
+        oom = bool(cgroup and cgroup.oom_killed())
+        if cgroup:
+            cgroup.remove()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {"passed": passed, "run": ran, "stopped": stopped, "oom": oom}
 
 
 def grade_student(folder: Path, settings: Settings) -> dict:
-    """Everything about one student's submission; never raises for a bad submission."""
-    source_path = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb"))))
-    source = nbformat.read(source_path, as_version=4)
+    """Everything about one student's submission; never raises, whatever the submission holds."""
+    try:
+        return _grade_student(folder, settings)
+    except Exception as error:  # a bug or an unforeseen submission: this student gets a reason, the class goes on
+        source = nbformat.read(_source_path(settings), as_version=4)
+        points = notebooks.graded_cells(source)
+        return {"student": folder.name if STUDENT_ID.match(folder.name) else "invalid-id", "status": "error",
+                "reasons": [f"the submission could not be graded ({type(error).__name__} in the grader); an instructor must look at it"],
+                "notes": [], "flags": [], "sha256": None, "scores": {g: 0.0 for g in points}, "max_scores": points,
+                "messages": {}, "score": 0.0, "max_score": sum(points.values())}
+
+
+def _source_path(settings: Settings) -> Path:
+    return next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb"))))
+
+
+def _grade_student(folder: Path, settings: Settings) -> dict:
+    source = nbformat.read(_source_path(settings), as_version=4)
     points = notebooks.graded_cells(source)
     result = {"student": folder.name, "status": "graded", "reasons": [], "notes": [], "flags": [], "sha256": None,
               "scores": {g: 0.0 for g in points}, "max_scores": points, "messages": {}, "score": 0.0, "max_score": sum(points.values())}
@@ -125,37 +197,42 @@ def grade_student(folder: Path, settings: Settings) -> dict:
         result.update(status="error", reasons=["folder name is not a valid student id"])
         return result
     try:
-        path, notes = notebooks.find_notebook(folder, source_path.name, settings.lab)
+        path, notes = notebooks.find_notebook(folder, _source_path(settings).name, settings.lab)
         result["notes"] += notes
-        result["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-        assembled = notebooks.assemble(source, notebooks.read_submission(path))
+        raw = notebooks.read_bytes_nofollow(path)
+        result["sha256"] = hashlib.sha256(raw).hexdigest()
+        submission, read_notes = notebooks.parse_submission(raw)
+        result["notes"] += read_notes
+        assembled = notebooks.assemble(source, submission)
     except notebooks.Problem as problem:
         result.update(status="error", reasons=[str(problem)])
         return result
     except OSError as error:
-        result.update(status="error", reasons=[f"submission could not be read ({error.strerror or error})"])
+        result.update(status="error", reasons=[f"submission could not be read ({error.strerror or 'I/O error'})"])
         return result
     result["notes"] += assembled.notes
+    lab = items.load_lab(settings.course, settings.lab)
     config = _lab_config(settings)
     result["flags"] = policy.review(assembled.untrusted, _module_aliases(source), set(config.get("reference_names", [])))
-    run = run_notebook(assembled.notebook, settings, notebooks.hidden_regions(source))
+    run = run_notebook(notebooks.without_tests(assembled.notebook), settings, lab, items.cases_for(settings.course, settings.lab, settings.seed or 0))
     if run["stopped"]:
         result["reasons"].append(run["stopped"])
-    for grade_id, outcome in run["outcomes"].items():
-        result["scores"][grade_id] = points[grade_id] if outcome["passed"] else 0.0
-        if not outcome["passed"]:
-            result["messages"][grade_id] = outcome["message"]
-    for grade_id in points:
-        if grade_id not in run["outcomes"]:
-            result["messages"][grade_id] = "not run (see reason)"
+    if run["oom"]:
+        result["reasons"].append(f"the sandbox reached its memory limit of {settings.memory_bytes / 2**30:g} GiB")
+    for item in lab.items:
+        if item.id not in points:
+            continue
+        if run["passed"].get(item.id):
+            result["scores"][item.id] = points[item.id]
+        elif item.id in run["run"]:
+            result["messages"][item.id] = item.message
+        else:
+            result["messages"][item.id] = "not checked (see the reason above)"
     result["score"] = sum(result["scores"].values())
     if result["flags"]:
         result["status"] = "flagged"
-        result["score_if_cleared"] = result["score"]
-        result["scores"] = {g: 0.0 for g in points}
-        result["score"] = 0.0
-        result["reasons"].append("flagged for review: " + "; ".join(result["flags"][:5]))
-    elif run["stopped"] and not run["outcomes"]:
+        result["reasons"].append("flagged for review (the score stands until an instructor decides): " + "; ".join(result["flags"][:5]))
+    elif run["stopped"] and not run["run"]:
         result["status"] = "error"
     return result
 
@@ -218,7 +295,7 @@ def feedback_text(result: dict, lab: str) -> str:
     """What the student sees: scores per question, messages of public tests only, and reasons."""
     lines = [f"# Feedback: {lab}", "", f"Student: {result['student']}", f"Score: {result['score']:g} / {result['max_score']:g}", ""]
     if result["status"] == "flagged":
-        lines += ["Your submission is waiting for review by an instructor; the score above is provisional.", ""]
+        lines += ["An instructor will look at some of your code; the score above was computed as for everyone.", ""]
     for reason in result["reasons"]:
         if not reason.startswith("flagged"):
             lines.append(f"* {reason}")
@@ -246,7 +323,7 @@ def write_reports(settings: Settings, results: list[dict]) -> str:
             _atomic_write(settings.out / "feedback" / r["student"] / f"{settings.lab}.md", feedback_text(r, settings.lab))
     summary = [f"{settings.lab}: {len(results)} submissions"]
     for r in results:
-        extra = f" (would be {r['score_if_cleared']:g} if cleared)" if r["status"] == "flagged" else ""
+        extra = " (flagged for review; the score stands)" if r["status"] == "flagged" else ""
         why = f" -- {' | '.join(r['reasons'])}" if r["reasons"] else ""
         summary.append(f"  {r['student']:<24} {r['status']:<8} {r['score']:g}/{r['max_score']:g}{extra}{why}")
     text = "\n".join(summary) + "\n"
@@ -259,9 +336,10 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
     if not settings.sandboxed:
         print("WARNING: bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, with only time and "
               "memory limits. Install it (Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions.")
-    settings = replace(settings, hidden=(*settings.hidden, submissions))
     settings.out.mkdir(parents=True, exist_ok=True)
-    folders = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if settings.seed is None:
+        settings = replace(settings, seed=secret_seed(settings.out))
+    folders = sorted(p for p in submissions.iterdir() if not p.name.startswith(".") and p.is_dir() and not p.is_symlink())
     results_dir = settings.out / "results"
     done, todo = {}, []
     for folder in folders:
@@ -275,11 +353,20 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
         todo.append(folder)
     gradebook = settings.out / "gradebook.db"
     notebook_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).stem
+    points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init) as pool:
         futures = {pool.submit(grade_student, folder, settings): folder for folder in todo}
         for count, future in enumerate(as_completed(futures), 1):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception:  # the worker itself died: this student gets a reason, the class goes on
+                folder = futures[future]
+                result = {"student": folder.name, "status": "error", "reasons": ["the grader's worker process died on this submission; grade it again or look at it"],
+                          "notes": [], "flags": [], "sha256": None, "scores": {g: 0.0 for g in points}, "max_scores": points, "messages": {}, "score": 0.0,
+                          "max_score": sum(points.values())}
+                if not STUDENT_ID.match(folder.name):
+                    continue
             _atomic_write(results_dir / f"{result['student']}.json", json.dumps(result, indent=1))
             done[result["student"]] = result
             if progress:
@@ -289,6 +376,19 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
             _update_gradebook(gradebook, settings.lab, notebook_name, result)
     print(write_reports(settings, list(done.values())), end="")
     return list(done.values())
+
+
+def _worker_init() -> None:
+    """One thread per grading worker for the grader's own reference computations (the workers already run in
+    parallel; spinning thread pools on a busy machine only slow everyone down)."""
+    for name in sandbox.THREADS:
+        os.environ[name] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
 
 
 def _current_hash(folder: Path, settings: Settings) -> str | None:

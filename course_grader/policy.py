@@ -2,8 +2,9 @@
 
 Test cells run in the same Python process as the student's code, so code that rewrites that process
 (monkeypatching numpy or torch, IPython input transformers, introspection of frames and modules) could
-make a failing test pass. The sandbox cannot prevent that; this check makes it visible. A submission whose
-code uses any construct below is *flagged for review*: it gets no points until an instructor has looked.
+make a failing test pass. Since marks are now decided outside the student's process (``items``), none of this can change a mark:
+this check is defence in depth. A submission whose code uses any construct below is *flagged for review*
+(its score stands until an instructor has looked).
 The lab exercises need none of these constructs; ordinary imports (math, numpy, scipy, ...), extra cells,
 warnings and prints are fine.
 """
@@ -23,6 +24,7 @@ MODULES = {
     "nbgrader", "nbformat", "nbclient", "course_grader", "resource", "pty", "fcntl", "mmap", "code", "codeop",
 }
 CALLS = {"exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars", "open", "breakpoint", "get_ipython", "input"}
+ALLOWED_MODULES = {"IPython.display"}  # honest display of images, markdown, HTML
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__"}
 
 
@@ -44,22 +46,23 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
     aliases = set(module_aliases)
     for index, source in enumerate(sources):
         where = f"student cell {index + 1}"
-        if re.search(r"^\s*[%!]", source, re.M):
+        if re.search(r"^\s*(?:!|%(?!matplotlib\b))", source, re.M):
             reasons.append(f"{where}: IPython magic or shell command")
-            source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
+        source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
         try:
             tree = ast.parse(source)
-        except SyntaxError:
-            continue  # it fails at run time and loses its points; nothing to hide
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            reasons.append(f"{where}: code that Python cannot parse (IPython-only syntax such as ?, ! or auto-call?)")
+            continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for a in node.names:
                     aliases.add((a.asname or a.name).split(".")[0])
-                    if _imported_root(a.name) in MODULES:
+                    if _imported_root(a.name) in MODULES and a.name not in ALLOWED_MODULES:
                         reasons.append(f"{where}: imports {a.name}")
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                if _imported_root(module) in MODULES or node.level:
+                if (_imported_root(module) in MODULES and module not in ALLOWED_MODULES) or node.level:
                     reasons.append(f"{where}: imports from {module or '.'}")
                 for a in node.names:
                     if a.name in reference_names:
