@@ -27,8 +27,10 @@ $(STAMP): pyproject.toml
 # JupyterLab refuses to run as root unless told; containers and cloud machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# One thread per kernel: the lectures' tensors are small, so a second thread only spins, and with one
+# thread every reduction runs in the same order, so a student sees the committed numbers.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lectures/index.ipynb $(LAB_ARGS)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/lectures/index.ipynb $(LAB_ARGS)
 
 # One BLAS/OpenMP thread per worker: two workers each spinning two torch threads on small
 # operations oversubscribe the cores and run many times slower.
@@ -66,7 +68,7 @@ grade: $(STAMP) sandbox
 	$(BIN)/python -m course_grader grade $(LAB) $(SUBMISSIONS) $(GRADE_ARGS)
 
 notebooks: $(STAMP)
-	COURSE_QUIET=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
+	COURSE_QUIET=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace lectures/[0-9][0-9]_*.ipynb
 
 # zuko (flows) and diffusers (DDPM scheduler) are reference libraries, installed only for the
 # comparisons in bench/bench_flows.py and bench/bench_diffusion.py.
