@@ -302,3 +302,28 @@ def test_two_moons_draws_share_their_arc_positions():
     points come from a random subset of a large draw (as in lecture 06)."""
     a, b = two_moons(500, 0.0, seed=1), two_moons(500, 0.0, seed=2)
     assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
+
+
+def test_outline_first_for_the_digits_gaussian_model():
+    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the digits'
+    Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its final value
+    than the fine remainder at every step before the end."""
+    from course_lib.data import load_digits_split
+
+    train = torch.tensor(load_digits_split().train, dtype=torch.float64) / 8 - 1
+    gauss = df.GaussianDenoiser.fit(train)
+    x_T = torch.randn(500, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    abar = SCHEDULE.alpha_bar
+
+    def coarse_and_fine(images):
+        centred = (images - train.mean(0)).reshape(-1, 8, 8)
+        blocks = centred.reshape(-1, 4, 2, 4, 2).mean((2, 4))
+        coarse = blocks.repeat_interleave(2, 1).repeat_interleave(2, 2).reshape(-1, 64)
+        return coarse, centred.reshape(-1, 64) - coarse
+
+    final = coarse_and_fine(gauss.pf_ode(x_T, float(abar[1000]), 1.0))
+    for t in (900, 500, 200, 50, 10):
+        a, s = math.sqrt(float(abar[t])), math.sqrt(1 - float(abar[t]))
+        guess = coarse_and_fine(gauss.denoise(gauss.pf_ode(x_T, float(abar[1000]), float(abar[t])), a, s))
+        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final))
+        assert coarse < fine, (t, float(coarse), float(fine))
