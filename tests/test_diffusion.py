@@ -207,16 +207,44 @@ def test_training_is_reproducible(moons_model):
     assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
 
 
+def test_ensemble_members_are_the_networks_it_was_built_from():
+    """One vectorized call equals calling each member alone, and the summed loss gives each member
+    exactly its own gradient (so Adam trains the members independently)."""
+    torch.manual_seed(0)
+    members = [df.TimeMLP(2, 16, 1) for _ in range(3)]
+    ensemble = df.Ensemble(members)
+    g = torch.Generator().manual_seed(1)
+    x, time = torch.randn(5, 6, generator=g), torch.rand(5, generator=g)
+    alone = torch.cat([m(x[:, 2 * k : 2 * k + 2], time) for k, m in enumerate(members)], 1)
+    assert torch.allclose(ensemble(x, time), alone, atol=1e-6)
+    ensemble(x, time).pow(2).sum().backward()
+    members[1](x[:, 2:4], time).pow(2).sum().backward()
+    first = next(iter(ensemble.stacked)).grad[1]
+    assert torch.allclose(first, next(members[1].parameters()).grad, atol=1e-6)
+
+
 def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
-    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and the two
-    models' samples from the same noise converge to each other."""
+    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and
+    the two models' samples from the same noise converge to each other (lecture 06, section 7)."""
     pool = two_moons(2048, 0.05, seed=10)
     noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
-    small, large = (df.half_split_experiment(pool, n, SCHEDULE, noise, n_steps=1000) for n in (4, 1024))
+    small, large = df.half_split_sweep([pool], [4, 1024], SCHEDULE, noise, n_steps=1000)[0]
     assert small.ratio < 0.4 and large.ratio > 0.85, (small.ratio, large.ratio)
     assert large.a_b_distance < small.a_b_distance / 3
     with pytest.raises(ValueError, match="disjoint"):
         df.half_split_experiment(pool[:10], 8, SCHEDULE, noise)
+
+
+def test_denoising_error_of_the_exact_gaussian_predictor():
+    """At step t the optimal eps-error is abar/(1 - abar) times the x0 MMSE (to its standard error)."""
+    gauss = random_gaussian(d=3, seed=8)
+    x0 = gauss.sample(50_000, torch.Generator().manual_seed(0))
+    exact = df.ExactEpsilon(gauss, SCHEDULE)
+    for t in (20, 300, 800):
+        ab = float(SCHEDULE.alpha_bar[t])
+        mean, se = df.denoising_error(exact, x0, t, SCHEDULE, torch.Generator().manual_seed(t))
+        expected = ab / (1 - ab) * gauss.mmse(math.sqrt(ab), math.sqrt(1 - ab))
+        assert abs(mean - expected) < 4 * se, (t, mean, expected, se)
 
 
 def test_learned_score_hallucinates_between_modes_and_x0_variance_flags_it():
@@ -274,3 +302,28 @@ def test_two_moons_draws_share_their_arc_positions():
     points come from a random subset of a large draw (as in lecture 06)."""
     a, b = two_moons(500, 0.0, seed=1), two_moons(500, 0.0, seed=2)
     assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
+
+
+def test_outline_first_for_the_digits_gaussian_model():
+    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the digits'
+    Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its final value
+    than the fine remainder at every step before the end."""
+    from course_lib.data import load_digits_split
+
+    train = torch.tensor(load_digits_split().train, dtype=torch.float64) / 8 - 1
+    gauss = df.GaussianDenoiser.fit(train)
+    x_T = torch.randn(500, 64, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    abar = SCHEDULE.alpha_bar
+
+    def coarse_and_fine(images):
+        centred = (images - train.mean(0)).reshape(-1, 8, 8)
+        blocks = centred.reshape(-1, 4, 2, 4, 2).mean((2, 4))
+        coarse = blocks.repeat_interleave(2, 1).repeat_interleave(2, 2).reshape(-1, 64)
+        return coarse, centred.reshape(-1, 64) - coarse
+
+    final = coarse_and_fine(gauss.pf_ode(x_T, float(abar[1000]), 1.0))
+    for t in (900, 500, 200, 50, 10):
+        a, s = math.sqrt(float(abar[t])), math.sqrt(1 - float(abar[t]))
+        guess = coarse_and_fine(gauss.denoise(gauss.pf_ode(x_T, float(abar[1000]), float(abar[t])), a, s))
+        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final))
+        assert coarse < fine, (t, float(coarse), float(fine))
