@@ -36,19 +36,26 @@ def checks() -> Iterator[None]:
 
 def assert_lattice(spins: Any, shape: tuple[int, ...], name: str = "result") -> np.ndarray:
     """Check that ``spins`` is a numpy array of the given shape holding only +1 and -1."""
-    assert isinstance(spins, np.ndarray), f"{name} should be a numpy array, got {type(spins).__name__}"
+    kind = type(spins).__name__
+    assert isinstance(spins, np.ndarray), f"{name} should be a numpy array, got {kind}"
     assert spins.shape == shape, f"{name} should have shape {shape}, got {spins.shape}"
     assert np.all(np.abs(spins) == 1), f"{name} should contain only +1 and -1"
     return spins
 
 
-def assert_close(actual: Any, expected: Any, name: str, rtol: float = 1e-7, atol: float = 1e-9) -> None:
+def assert_close(
+    actual: Any, expected: Any, name: str, rtol: float = 1e-7, atol: float = 1e-9
+) -> None:
     """``np.allclose`` with a message that says what differed and by how much."""
     actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    assert actual.shape == expected.shape, f"{name}: expected shape {expected.shape}, got {actual.shape}"
+    assert actual.shape == expected.shape, (
+        f"{name}: expected shape {expected.shape}, got {actual.shape}"
+    )
     if not np.allclose(actual, expected, rtol=rtol, atol=atol):
-        worst = tuple(int(k) for k in np.unravel_index(np.argmax(np.abs(actual - expected)), actual.shape))
+        flat = np.argmax(np.abs(actual - expected))
+        worst = tuple(int(k) for k in np.unravel_index(flat, actual.shape))
         raise AssertionError(
-            f"{name}: expected {float(expected[worst])} at index {worst}, got {float(actual[worst])} "
+            f"{name}: expected {float(expected[worst])} at index {worst}, "
+            f"got {float(actual[worst])} "
             f"(tolerance rtol={rtol}, atol={atol})"
         )
