@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import secrets
@@ -355,7 +356,10 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
     notebook_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).stem
     points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init) as pool:
+    # spawned, not forked: a forked worker inherits the caller's ZeroMQ and asyncio state (a notebook
+    # runner, a test worker) and can spin forever waiting for its kernel
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init, mp_context=spawn) as pool:
         futures = {pool.submit(grade_student, folder, settings): folder for folder in todo}
         for count, future in enumerate(as_completed(futures), 1):
             try:

@@ -199,7 +199,8 @@ def test_vae_decoder_is_locally_linear(small_vae):
         for h in (0.25, 0.125, 0.0625):
             ratio = lt.decoder_step_change(model, z, axis, 2 * h).sum() / lt.decoder_step_change(model, z, axis, h).sum()
             deviations.append(abs(float(ratio) - 2))
-        assert deviations[2] < deviations[0] / 2 and deviations[2] < 0.05  # 2 + O(h) for a smooth map
+        # 2 + O(h) for a smooth map, about 1 across a jump: close to 2 and closer as h shrinks
+        assert max(deviations) < 0.05 and deviations[2] < deviations[0], deviations
 
 
 def test_vae_samples_are_valid_images(small_vae):
