@@ -83,13 +83,15 @@ def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sand
     for name in ETC:
         if (Path("/etc") / name).exists():
             command += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    # the private /tmp first: a Python environment that lives under /tmp (a checkout there) is mounted on top of
+    # it, rather than hidden by it
+    command += ["--perms", "1777", "--size", str(min(memory_bytes // 4, 1 << 30)), "--tmpfs", "/tmp"]
     for root in _python_roots():
-        parents = [p for p in reversed(root.parents) if str(p) != "/"]
+        parents = [p for p in reversed(root.parents) if str(p) not in ("/", "/tmp")]
         for parent in parents:
             command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(root), str(root)]
     command += ["--perms", "0755", "--dir", COURSE_MOUNT, "--ro-bind", str(course_lib_copy), f"{COURSE_MOUNT}/course_lib"]
-    command += ["--perms", "1777", "--size", str(min(memory_bytes // 4, 1 << 30)), "--tmpfs", "/tmp"]
     for parent in [p for p in reversed(scratch.parents) if str(p) not in ("/", "/tmp")]:
         command += ["--perms", "0755", "--dir", str(parent)]
     command += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
