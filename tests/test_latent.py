@@ -162,6 +162,7 @@ def test_linear_vae_optimum_equals_ppca_log_likelihood(digits):
 @pytest.fixture(scope="module")
 def small_vae():
     split = load_digits_split()
+    torch.manual_seed(0)  # the same weights whatever ran before in this worker
     model = lt.VAE(latent_dim=8, hidden=128)
     lt.train_vae(model, split.train, split.validation, max_epochs=80, n_importance=5)
     return model, torch.as_tensor(split.test[:100])
@@ -200,7 +201,7 @@ def test_vae_decoder_is_locally_linear(small_vae):
             ratio = lt.decoder_step_change(model, z, axis, 2 * h).sum() / lt.decoder_step_change(model, z, axis, h).sum()
             deviations.append(abs(float(ratio) - 2))
         # 2 + O(h) for a smooth map, about 1 across a jump: close to 2 and closer as h shrinks
-        assert max(deviations) < 0.05 and deviations[2] < deviations[0], deviations
+        assert deviations[2] < 0.05 and deviations[2] < deviations[1] < deviations[0], deviations
 
 
 def test_vae_samples_are_valid_images(small_vae):
