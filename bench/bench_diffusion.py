@@ -74,8 +74,8 @@ def train_course(model: torch.nn.Module, data: torch.Tensor, schedule: df.NoiseS
 
 
 def moons(n_steps: int, schedule: df.NoiseSchedule) -> None:
-    train = torch.tensor(two_moons(4000, 0.05, seed=0), dtype=torch.float32)
-    held = torch.tensor(two_moons(2000, 0.05, seed=1), dtype=torch.float32)
+    train = torch.tensor(two_moons(4000, 0.05, generator=0), dtype=torch.float32)
+    held = torch.tensor(two_moons(2000, 0.05, generator=1), dtype=torch.float32)
     x_T = torch.randn(2000, 2, generator=torch.Generator().manual_seed(1))
     print(f"\n== two moons: {n_steps} training steps, TimeMLP(2, 64, depth 2), 2000 samples, ancestral sampling (1000 steps)")
     rows = {}
@@ -88,7 +88,7 @@ def moons(n_steps: int, schedule: df.NoiseSchedule) -> None:
     seconds = train_reference(reference, train, n_steps, 2e-3)
     rows["reference: diffusers DDPMScheduler"] = (seconds, sample_reference(reference, x_T, 2))
     rows["Gaussian fit"] = (0.0, df.GaussianDenoiser.fit(train).sample(2000, torch.Generator().manual_seed(3)))
-    rows["fresh data (yardstick)"] = (0.0, torch.tensor(two_moons(2000, 0.05, seed=7), dtype=torch.float32))
+    rows["fresh data (yardstick)"] = (0.0, torch.tensor(two_moons(2000, 0.05, generator=7), dtype=torch.float32))
     print(f"{'':38s} {'train s':>8s} {'energy':>8s} {'near train':>11s}")
     for name, (seconds, x) in rows.items():
         print(f"{name:38s} {seconds:8.1f} {energy_distance(x, held):8.4f} {nearest_distance(x, train).median().item():11.4f}")

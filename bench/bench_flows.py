@@ -73,7 +73,7 @@ def main() -> None:
     rows = []
 
     # Two moons
-    train, val, test = (torch.tensor(two_moons(n, 0.05, seed=s), dtype=torch.float32) for n, s in ((4000, 0), (1000, 2), (2000, 1)))
+    train, val, test = (torch.tensor(two_moons(n, 0.05, generator=s), dtype=torch.float32) for n, s in ((4000, 0), (1000, 2), (2000, 1)))
     ours = fl.realnvp(2, 8, 64)
     start = time.perf_counter()
     fl.train_flow(ours, train, val, n_steps=10**6, time_budget=args.budget, show_progress=False)

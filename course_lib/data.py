@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_count, check_positive
+from .rng import NumpySeed, numpy_generator
+
 __all__ = [
     "DigitsSplit",
     "load_digits_split",
@@ -61,7 +64,7 @@ def digit_prototypes() -> np.ndarray:
     return np.array([np.where(x[y == k].mean(axis=0) > 0, 1, -1) for k in range(10)], dtype=np.int8)
 
 
-def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+def two_moons(n: int, noise: float = 0.05, generator: NumpySeed = 0) -> np.ndarray:
     """scikit-learn's two moons, standardized per axis (zero mean, unit variance), shape (n, 2).
 
     The points are evenly spaced along the arcs before the noise is added, so draws with
@@ -69,23 +72,29 @@ def two_moons(n: int, noise: float = 0.05, seed: int = 0) -> np.ndarray:
     large draw."""
     from sklearn.datasets import make_moons
 
-    x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
+    n, noise = check_count(n, "n", minimum=2), check_positive(noise, "noise", allow_zero=True)
+    # scikit-learn takes an integer seed; a Generator hands one over
+    if not isinstance(generator, (int, np.integer)):
+        generator = int(numpy_generator(generator).integers(2**31))
+    x, _ = make_moons(n_samples=n, noise=noise, random_state=int(generator))
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-def rings(n: int, noise: float = 0.08, seed: int = 0) -> np.ndarray:
+def rings(n: int, noise: float = 0.08, generator: NumpySeed = 0) -> np.ndarray:
     """Two concentric rings of radii 1 and 2 (equal numbers of points), with Gaussian radial
     noise, shape (n, 2)."""
-    rng = np.random.default_rng(seed)
+    n, noise = check_count(n, "n"), check_positive(noise, "noise", allow_zero=True)
+    rng = numpy_generator(generator)
     radius = np.where(np.arange(n) % 2 == 0, 1.0, 2.0) + noise * rng.standard_normal(n)
     angle = rng.uniform(0, 2 * np.pi, n)
     return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
 
 
-def checkerboard(n: int, seed: int = 0) -> np.ndarray:
+def checkerboard(n: int, generator: NumpySeed = 0) -> np.ndarray:
     """Uniform density on the black squares (floor(x) + floor(y) even) of a 4 x 4 board on
     [-2, 2]^2, shape (n, 2)."""
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(generator)
+    n = check_count(n, "n")
     x = rng.uniform(-2, 2, n)
     row = rng.integers(-2, 2, n)
     # move to the black square of the column

@@ -402,9 +402,3 @@ def train_ebm(
         losses.append(loss.item())
     return model, losses
 
-
-def auc(lower: np.ndarray, higher: np.ndarray) -> float:
-    """Probability that a random element of `lower` is below a random element of `higher` (ROC
-    AUC), ties counted one half."""
-    lower, higher = np.asarray(lower)[:, None], np.asarray(higher)[None, :]
-    return float((lower < higher).mean() + 0.5 * (lower == higher).mean())

@@ -8,10 +8,15 @@ new algorithms" (1996 Cargese lectures), section 3 (automatic windowing).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
+LOG_2PI = math.log(2 * math.pi)
+
 __all__ = [
+    "LOG_2PI", "gaussian_log_prob", "auc",
     "autocorrelation", "integrated_autocorrelation_time", "effective_sample_size", "mean_and_error",
     "energy_distance", "mmd", "nearest_distance",
 ]
@@ -81,7 +86,8 @@ def mean_and_error(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray
 
 
 def _as_points(x, name: str, min_rows: int = 2) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).double()
+    # arrays go to the CPU explicitly: the default device may be something else
+    x = x.double() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x, float), device="cpu")
     if x.ndim != 2 or len(x) < min_rows:
         raise ValueError(
             f"{name} must have shape (n, dim) with n >= {min_rows}, got {tuple(x.shape)}"
@@ -129,3 +135,19 @@ def nearest_distance(x, reference) -> torch.Tensor:
             f"samples live in different dimensions: {x.shape[1]}, {reference.shape[1]}"
         )
     return torch.cdist(x, reference).min(dim=1).values
+
+
+def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor | float, var: torch.Tensor | float
+                      ) -> torch.Tensor:
+    """log N(x; mean, diag(var)), summed over the last axis."""
+    var = torch.as_tensor(var, dtype=x.dtype, device=x.device)
+    return (-0.5 * ((x - mean) ** 2 / var + torch.log(var) + LOG_2PI)).sum(-1)
+
+
+def auc(lower: np.ndarray, higher: np.ndarray) -> float:
+    """Probability that a random element of ``lower`` is below a random element of ``higher``
+    (the ROC AUC), ties counted one half."""
+    lower, higher = np.asarray(lower)[:, None], np.asarray(higher)[None, :]
+    if lower.size == 0 or higher.size == 0:
+        raise ValueError("auc needs at least one value in lower and in higher")
+    return float((lower < higher).mean() + 0.5 * (lower == higher).mean())

@@ -30,14 +30,14 @@ def test_binarized_digits_and_prototypes_are_spins_matching_the_majority_vote():
 
 
 def test_two_moons_is_standardized_and_reproducible():
-    a, b = data.two_moons(2000, seed=3), data.two_moons(2000, seed=3)
+    a, b = data.two_moons(2000, generator=3), data.two_moons(2000, generator=3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(a.std(axis=0), 1, atol=1e-12)
 
 
 def test_rings_have_the_stated_radii():
-    x = data.rings(20000, noise=0.05, seed=1)
+    x = data.rings(20000, noise=0.05, generator=1)
     radius = np.linalg.norm(x, axis=1)
     inner, outer = radius[0::2], radius[1::2]
     # radial noise 0.05: the mean radius is within 5 standard errors of 1 and 2
@@ -46,7 +46,7 @@ def test_rings_have_the_stated_radii():
 
 
 def test_checkerboard_lies_on_black_squares_with_equal_mass():
-    x = data.checkerboard(40000, seed=2)
+    x = data.checkerboard(40000, generator=2)
     assert np.all(np.abs(x) <= 2)
     cells = np.floor(x).astype(int)
     assert np.all((cells[:, 0] + cells[:, 1]) % 2 == 0), "every point lies on a black square"

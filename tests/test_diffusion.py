@@ -11,7 +11,7 @@ from scipy.integrate import solve_ivp
 
 from course_lib import diffusion as df
 from course_lib.data import two_moons
-from course_lib.sampling import auc
+from course_lib.stats import auc
 from course_lib.stats import energy_distance, mmd, nearest_distance
 
 SCHEDULE = df.NoiseSchedule.linear(1000)
@@ -115,7 +115,7 @@ def test_mixture_denoiser_reduces_to_the_gaussian_one():
 
 
 def test_exact_finite_set_score_only_returns_training_points():
-    train = torch.tensor(two_moons(50, 0.05, seed=0), dtype=torch.float32)
+    train = torch.tensor(two_moons(50, 0.05, generator=0), dtype=torch.float32)
     exact = df.ExactEpsilon(df.MixtureDenoiser(train), SCHEDULE)
     noise = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
     samples = df.sample_ddim(exact, noise, SCHEDULE, 1000).x
@@ -179,7 +179,7 @@ def test_gaussian_plus_network_starts_at_the_gaussian_model():
 # --- trained models -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def moons_model():
-    train = two_moons(4000, 0.05, seed=0)
+    train = two_moons(4000, 0.05, generator=0)
     model = df.TimeMLP(2, 64, 2)
     df.train_diffusion(model, train, SCHEDULE, n_steps=1500, batch_size=128, seed=0, show_progress=False)
     return model, train
@@ -188,7 +188,7 @@ def moons_model():
 def test_trained_model_beats_the_gaussian_fit(moons_model):
     """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer than the Gaussian fit's."""
     model, train = moons_model
-    held_out = two_moons(2000, 0.05, seed=1)
+    held_out = two_moons(2000, 0.05, generator=1)
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
     samples = df.sample_ddpm(model, noise, SCHEDULE, torch.Generator().manual_seed(3)).x
     gaussian = df.GaussianDenoiser.fit(train).sample(2000, torch.Generator().manual_seed(4))
@@ -226,7 +226,7 @@ def test_ensemble_members_are_the_networks_it_was_built_from():
 def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
     """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and
     the two models' samples from the same noise converge to each other (lecture 06, section 7)."""
-    pool = two_moons(2048, 0.05, seed=10)
+    pool = two_moons(2048, 0.05, generator=10)
     noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
     small, large = df.half_split_sweep([pool], [4, 1024], SCHEDULE, noise, n_steps=1000)[0]
     assert small.ratio < 0.4 and large.ratio > 0.85, (small.ratio, large.ratio)
@@ -288,8 +288,8 @@ def test_two_sample_metrics():
 def test_energy_distance_noise_floor_on_two_moons():
     """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero against the
     2000-point test set, the scale below which two samplers cannot be told apart."""
-    test_set = torch.tensor(two_moons(2000, 0.05, seed=1), dtype=torch.float32)
-    pool = torch.tensor(two_moons(200_000, 0.05, seed=2), dtype=torch.float32)
+    test_set = torch.tensor(two_moons(2000, 0.05, generator=1), dtype=torch.float32)
+    pool = torch.tensor(two_moons(200_000, 0.05, generator=2), dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
     floor = [energy_distance(pool[torch.randperm(len(pool), generator=g)[:2000]], test_set) for _ in range(5)]
     assert max(abs(f) for f in floor) < 0.002
@@ -300,7 +300,7 @@ def test_energy_distance_noise_floor_on_two_moons():
 def test_two_moons_draws_share_their_arc_positions():
     """scikit-learn places the points evenly along the arcs; seeds change only the order and the noise, so i.i.d.
     points come from a random subset of a large draw (as in lecture 06)."""
-    a, b = two_moons(500, 0.0, seed=1), two_moons(500, 0.0, seed=2)
+    a, b = two_moons(500, 0.0, generator=1), two_moons(500, 0.0, generator=2)
     assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
 
 

@@ -63,7 +63,7 @@ def test_density_integrates_to_one(maker):
 
 @pytest.fixture(scope="module")
 def moons_flow():
-    train, test = two_moons(4000, 0.05, seed=0), two_moons(2000, 0.05, seed=1)
+    train, test = two_moons(4000, 0.05, generator=0), two_moons(2000, 0.05, generator=1)
     flow = fl.realnvp(2, 8, 64)
     fl.train_flow(flow, torch.tensor(train), n_steps=1500, show_progress=False)
     return flow, train, test
@@ -139,7 +139,7 @@ def test_interacting_chain_readout_coupling_right_quartic_biased_low_and_growing
 
 def rings_entropy_monte_carlo(n=200_000, sigma=0.08):
     """-E log p for the rings, p(x) = q(r) / (2 pi r), q the radial mixture, on fresh samples."""
-    x = rings(n, sigma, seed=5)
+    x = rings(n, sigma, generator=5)
     r = np.hypot(x[:, 0], x[:, 1])
     q = sum(np.exp(-((r - r0) ** 2) / (2 * sigma**2)) for r0 in (1.0, 2.0)) / (2 * np.sqrt(2 * np.pi) * sigma)
     log_p = np.log(q / (2 * np.pi * r))

@@ -11,7 +11,9 @@ from scipy import stats
 
 from course_lib import sampling as sm
 from course_lib.data import two_moons
-from course_lib.stats import effective_sample_size, energy_distance, integrated_autocorrelation_time
+from course_lib.stats import (
+    auc, effective_sample_size, energy_distance, integrated_autocorrelation_time,
+)
 
 STANDARD_NORMAL = sm.Gaussian([0.0], [[1.0]])
 
@@ -193,21 +195,21 @@ def test_trained_ebm_learns_where_the_data_are_and_samples_them():
     data samples, |ED| < 0.002) and half that of a Gaussian fit."""
     from scipy.spatial import cKDTree
 
-    data = two_moons(2000, 0.05, seed=0)
-    held_out = two_moons(2000, 0.05, seed=1)
+    data = two_moons(2000, 0.05, generator=0)
+    held_out = two_moons(2000, 0.05, generator=1)
     model, _ = sm.train_ebm(torch.tensor(data), n_iterations=600, seed=0, show_progress=False)
     uniform = np.random.default_rng(0).uniform(-3, 3, (4000, 2))
     empty = uniform[cKDTree(data).query(uniform)[0] > 0.5]  # at least 0.5 away from every data point
     with torch.no_grad():
         e_data = model(torch.tensor(held_out, dtype=torch.float32)).numpy()
         e_empty = model(torch.tensor(empty, dtype=torch.float32)).numpy()
-    assert sm.auc(e_data, e_empty) > 0.95
+    assert auc(e_data, e_empty) > 0.95
     assert np.median(e_data) < np.median(e_empty)
 
     start = 3 * (torch.rand(2000, 2, generator=gen(25), dtype=torch.float64) * 2 - 1)
     samples = sm.ula(lambda x: model.log_prob(x.float()).double(), start, 0.01, 300,
                      keep_every=300, generator=gen(26)).samples[-1]
-    pool = torch.tensor(two_moons(200_000, 0.05, seed=2))
+    pool = torch.tensor(two_moons(200_000, 0.05, generator=2))
     floor = [energy_distance(pool[torch.randperm(len(pool), generator=gen(k))[:2000]], held_out)
              for k in range(5)]
     gaussian = sm.Gaussian(data.mean(0), np.cov(data.T)).sample(2000, gen(27))

@@ -52,8 +52,8 @@ for k, layer in enumerate(flow.layers):
 
 
 def realnvp_cases(rng):
-    train = two_moons(4000, 0.05, seed=0)
-    test = two_moons(2000, 0.05, seed=int(rng.integers(2, 2**31)))
+    train = two_moons(4000, 0.05, generator=0)
+    test = two_moons(2000, 0.05, generator=int(rng.integers(2, 2**31)))
     gaussian = fl.gaussian_nll(train, test)
 
     def check(out):

@@ -34,7 +34,7 @@ def loss_cases(rng):
     seed = int(rng.integers(2**31))
     torch.manual_seed(seed)
     net = df.TimeMLP(2, hidden=16, depth=1)
-    x0 = two_moons(256, 0.05, seed=int(rng.integers(2**31))).astype(np.float32)
+    x0 = two_moons(256, 0.05, generator=int(rng.integers(2**31))).astype(np.float32)
     draw_seed = int(rng.integers(2**31))
     with torch.no_grad():
         reference = df.ddpm_loss(net, torch.tensor(x0), SCHEDULE, torch.Generator().manual_seed(draw_seed)).item()
@@ -76,8 +76,8 @@ CALL_SAMPLER = ("import torch\nfrom course_lib import diffusion as df\nshort = d
 
 
 def trained_cases(rng):
-    held_out = two_moons(2000, 0.05, seed=int(rng.integers(2, 2**31)))
-    moons = torch.tensor(two_moons(4000, 0.05, seed=0), dtype=torch.float32)
+    held_out = two_moons(2000, 0.05, generator=int(rng.integers(2, 2**31)))
+    moons = torch.tensor(two_moons(4000, 0.05, generator=0), dtype=torch.float32)
     gaussian_fit = df.GaussianDenoiser.fit(moons).sample(2000, torch.Generator().manual_seed(int(rng.integers(2**31))))
     ed_gauss = energy_distance(gaussian_fit, held_out)
     noise_seed, draw_seed = int(rng.integers(2**31)), int(rng.integers(2**31))
