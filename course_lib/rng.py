@@ -11,12 +11,15 @@ with, so a CPU generator gives the same numbers whatever device the model lives 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+from torch import nn
 
 __all__ = [
     "Seed", "NumpySeed", "torch_generator", "numpy_generator",
-    "randn", "rand", "randint", "randperm", "multinomial",
+    "randn", "rand", "randint", "randperm", "multinomial", "init_parameters",
 ]
 
 Seed = torch.Generator | int | None
@@ -93,3 +96,18 @@ def multinomial(
     device = _draw_device(probs, generator)
     draw = torch.multinomial(probs.to(device), n, replacement=True, generator=generator)
     return draw.to(probs.device)
+
+
+@torch.no_grad()
+def init_parameters(module: nn.Module, generator: Seed = None) -> nn.Module:
+    """Redraw the weights of every ``nn.Linear`` in ``module`` with PyTorch's default
+    initialization (uniform in +-1/sqrt(fan_in)), from ``generator`` instead of the global
+    stream. Returns ``module``."""
+    generator = torch_generator(generator)
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            bound = 1 / math.sqrt(layer.in_features)
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return module

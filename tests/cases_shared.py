@@ -14,6 +14,9 @@ STOCHASTIC = {
         torch.ones(5, dtype=torch.float64), 20, rng.torch_generator(seed)
     ),
     "rng.numpy_generator": lambda seed: rng.numpy_generator(seed).random(3),
+    "rng.init_parameters": lambda seed: rng.init_parameters(
+        torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)), seed
+    ),
     "data.rings": lambda seed: data.rings(50, generator=seed),
     "data.checkerboard": lambda seed: data.checkerboard(50, generator=seed),
     "data.two_moons": lambda seed: data.two_moons(50, generator=seed),
