@@ -14,8 +14,9 @@ STOCHASTIC = {
         torch.ones(5, dtype=torch.float64), 20, rng.torch_generator(seed)
     ),
     "rng.numpy_generator": lambda seed: rng.numpy_generator(seed).random(3),
-    "rng.init_parameters": lambda seed: rng.init_parameters(
-        torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)), seed
+    "rng.init_parameters": (
+        lambda: (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)),),
+        lambda seed, module: rng.init_parameters(module, seed),
     ),
     "data.rings": lambda seed: data.rings(50, generator=seed),
     "data.checkerboard": lambda seed: data.checkerboard(50, generator=seed),

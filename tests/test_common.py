@@ -2,8 +2,9 @@
 ``check_estimator``. The cases live in ``tests/cases_<module>.py``, one file per module; each
 file may define
 
-- ``STOCHASTIC``: {name: call(seed) -> output}. The same seed must give the same output, two
-  seeds different outputs, and the global random state must be left alone.
+- ``STOCHASTIC``: {name: call(seed) -> output} or {name: (setup() -> args, call(seed, *args))}.
+  The same seed must give the same output, two seeds different outputs, and the global random
+  state must be left alone (``setup``, which may build a model, runs before that check).
 - ``DEVICE``: {name: (setup() -> args, call(*args) -> output)}. ``setup`` builds float64 inputs
   and models on the CPU; ``call`` then runs with ``torch.set_default_device("meta")`` in force,
   so a tensor created without an explicit device lands on ``meta`` and the mixture raises. Every
@@ -69,8 +70,10 @@ def _global_state():
 
 @pytest.mark.parametrize("name, call", _collect("STOCHASTIC"), ids=lambda v: v if isinstance(v, str) else "")
 def test_same_generator_same_result_and_no_global_reseeding(name, call):
+    setup, call = call if isinstance(call, tuple) else (tuple, call)
+    inputs = [setup() for _ in range(3)]
     before = _global_state()
-    first, again, other = call(1), call(1), call(2)
+    first, again, other = (call(seed, *args) for seed, args in zip((1, 1, 2), inputs, strict=True))
     after = _global_state()
     assert _same(first, again), f"{name}: the same generator gave different results"
     assert not _same(first, other), f"{name}: two generators gave the same result"
