@@ -1,7 +1,8 @@
 # Two commands do all set-up (see README):
 #   make lab    set up the environment if needed, then open the course in JupyterLab
 #   make test   set up the environment if needed, then run the whole test suite
-# Other targets: make test-fast (all but the browser tests), make test-browser (lectures in a real browser),
+# Other targets: make test-fast (lint and all but the browser tests), make test-browser (lectures in a real
+#                browser), make test-notebooks (lectures under nbval, where no browser is available),
 #                make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
 #                make site (static course site),
 #                make notebooks (re-execute lectures),
@@ -14,7 +15,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers; notebooks keep their cells on one worker
 JOBS   ?= 2
 
-.PHONY: lab test test-fast test-browser release grade sandbox browser site notebooks bench clean
+.PHONY: lab test test-fast test-browser test-notebooks lint release grade sandbox browser site notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -45,13 +46,24 @@ browser:
 # The whole suite: the fast suite, then the real-browser suite (they do not share the two cores).
 test: test-fast test-browser
 
-# Unit tests, every notebook, grading round trips and red-team suite, site build.
-test-fast: $(STAMP) sandbox
+# Style: ruff (rules E, F, I, B; 100 columns; configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Lint, then unit and common tests, grading round trips (every lab source through both graders),
+# red-team suite, site build.
+test-fast: $(STAMP) sandbox lint
 	COURSE_QUIET=1 MPLBACKEND=agg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --durations=15
 
-# The real-browser suite (tests_browser/): every lecture in JupyterLab in headless Chromium (~9 minutes).
+# The real-browser suite (tests_browser/): every lecture run top to bottom in JupyterLab in headless
+# Chromium, on 2 workers (each its own server and browser, one kernel thread each).
 test-browser: $(STAMP) browser
-	COURSE_QUIET=1 $(BIN)/python -m pytest tests_browser
+	COURSE_QUIET=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) tests_browser
+
+# Every lecture under nbval (all cells run, their asserts check the claims), for a machine without a
+# browser; `make test` runs the lectures in the browser suite instead.
+test-notebooks: $(STAMP)
+	COURSE_QUIET=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile lectures
 
 # The static course site (Sphinx + MyST-NB, executed lectures as committed) in build/site/.
 site: $(STAMP)

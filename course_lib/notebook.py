@@ -38,7 +38,10 @@ def default_device() -> torch.device:
     """CUDA when a GPU is present (unless ``COURSE_DEVICE`` says otherwise), else CPU."""
     wanted = os.environ.get("COURSE_DEVICE")
     if wanted:
-        return torch.device(wanted)
+        try:
+            return torch.device(wanted)
+        except RuntimeError as error:
+            raise ValueError(f"COURSE_DEVICE={wanted!r} is not a torch device: {error}") from None
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 

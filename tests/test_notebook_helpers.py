@@ -23,12 +23,16 @@ def test_seed_everything_makes_all_generators_repeatable():
         seed_everything(1.5)
 
 
-def test_default_device(monkeypatch):
+@pytest.mark.parametrize("gpu", [True, False])
+def test_default_device_is_the_gpu_when_there_is_one(monkeypatch, gpu):
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert default_device().type == expected
-    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert default_device() == torch.device("cuda" if gpu else "cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")  # the override wins, GPU or not
     assert default_device() == torch.device("cpu")
+    monkeypatch.setenv("COURSE_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match="COURSE_DEVICE"):
+        default_device()
 
 
 def test_show_source_shows_the_library_code():

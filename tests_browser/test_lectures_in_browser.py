@@ -95,7 +95,6 @@ def browser():
 
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed (apt-get install chromium); CI requires the browser tests")
-    shutil.rmtree(SHOTS, ignore_errors=True)  # the screenshots are those of this run only
     with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="course-browser-profile-") as profile:
         context = p.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1400, "height": 1000},
