@@ -44,12 +44,16 @@ class Settings:
     total_timeout: int = 900
     memory_bytes: int = 6 * 2**30
     sandboxed: bool = True
-    seed: int | None = None  # secret seed of the hidden inputs; read from (or created in) OUT/.secret/seed
+    seed: int | None = (
+        None  # secret seed of the hidden inputs; read from (or created in) OUT/.secret/seed
+    )
 
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, delete=False, encoding="utf-8", suffix=".tmp"
+    ) as handle:
         handle.write(text)
     os.replace(handle.name, path)
 
@@ -87,17 +91,44 @@ def _prepare_run_folder(settings: Settings, hide: dict[str, list[str]]) -> tuple
     return run_dir, scratch
 
 
-def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items.Lab | None = None, all_cases: dict | None = None) -> dict:
+def run_notebook(
+    notebook: nbformat.NotebookNode,
+    settings: Settings,
+    lab: items.Lab | None = None,
+    all_cases: dict | None = None,
+) -> dict:
     """Run the assembled notebook (without test cells) in a sandboxed kernel, then every graded item's cases.
 
     Returns {"passed": {item id: bool}, "run": {item id: bool}, "stopped": reason or None, "oom": bool}."""
     lab_items = lab.items if lab else []
     run_dir, scratch = _prepare_run_folder(settings, lab.hide if lab else {})
-    cgroup = sandbox.Cgroup(f"{os.getpid()}-{run_dir.name}", settings.memory_bytes) if settings.sandboxed else None
-    km = sandbox.SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(scratch / "ipc"), connection_file=str(scratch / "kernel.json"))
-    km.wrapper = (cgroup.enter_command() if cgroup else []) + sandbox.kernel_wrapper(scratch, run_dir / "course" / "course_lib", settings.memory_bytes, settings.sandboxed, cgroup)
+    cgroup = (
+        sandbox.Cgroup(f"{os.getpid()}-{run_dir.name}", settings.memory_bytes)
+        if settings.sandboxed
+        else None
+    )
+    km = sandbox.SandboxedKernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(scratch / "ipc"),
+        connection_file=str(scratch / "kernel.json"),
+    )
+    km.wrapper = (cgroup.enter_command() if cgroup else []) + sandbox.kernel_wrapper(
+        scratch,
+        run_dir / "course" / "course_lib",
+        settings.memory_bytes,
+        settings.sandboxed,
+        cgroup,
+    )
     km.sandbox_uid = sandbox.SANDBOX_UID if settings.sandboxed else None
-    client = _NoOutputClient(notebook, km=km, timeout=settings.cell_timeout, allow_errors=True, startup_timeout=120, resources={"metadata": {"path": str(scratch)}})
+    client = _NoOutputClient(
+        notebook,
+        km=km,
+        timeout=settings.cell_timeout,
+        allow_errors=True,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(scratch)}},
+    )
     passed: dict[str, bool] = {}
     ran: set[str] = set()
     stopped = None
@@ -109,7 +140,9 @@ def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items
                 if cell.cell_type != "code":
                     continue
                 if time.monotonic() > deadline:
-                    stopped = f"the notebook exceeded the total time limit of {settings.total_timeout} s"
+                    stopped = (
+                        f"the notebook exceeded the total time limit of {settings.total_timeout} s"
+                    )
                     break
                 try:
                     client.execute_cell(cell, index)
@@ -121,12 +154,17 @@ def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items
                     break
             for number, item in enumerate(lab_items if stopped is None else []):
                 if time.monotonic() > deadline:
-                    stopped = f"the notebook exceeded the total time limit of {settings.total_timeout} s"
+                    stopped = (
+                        f"the notebook exceeded the total time limit of {settings.total_timeout} s"
+                    )
                     break
                 cases = all_cases[item.id]
                 paths, calls = [], []
                 for k, case in enumerate(cases):
-                    path_in, path_out = scratch / f"in-{number}-{k}.npz", scratch / f"out-{number}-{k}.npz"
+                    path_in, path_out = (
+                        scratch / f"in-{number}-{k}.npz",
+                        scratch / f"out-{number}-{k}.npz",
+                    )
                     items.write_inputs(path_in, case.inputs)
                     paths.append((str(path_in), str(path_out)))
                     calls.append(case.call or item.call)
@@ -145,7 +183,10 @@ def run_notebook(notebook: nbformat.NotebookNode, settings: Settings, lab: items
                     passed[item.id] = False
                     break
                 ran.add(item.id)
-                passed[item.id] = all(items.judge(case, items.read_result(Path(o), item.allow_nonfinite)) for case, (_, o) in zip(cases, paths))
+                passed[item.id] = all(
+                    items.judge(case, items.read_result(Path(o), item.allow_nonfinite))
+                    for case, (_, o) in zip(cases, paths)
+                )
                 for _, o in paths:  # a later item must not find this item's answers
                     for p in (Path(o), Path(o.replace("/out-", "/in-"))):
                         try:
@@ -176,13 +217,26 @@ def grade_student(folder: Path, settings: Settings) -> dict:
     """Everything about one student's submission; never raises, whatever the submission holds."""
     try:
         return _grade_student(folder, settings)
-    except Exception as error:  # a bug or an unforeseen submission: this student gets a reason, the class goes on
+    except (
+        Exception
+    ) as error:  # a bug or an unforeseen submission: this student gets a reason, the class goes on
         source = nbformat.read(_source_path(settings), as_version=4)
         points = notebooks.graded_cells(source)
-        return {"student": folder.name if STUDENT_ID.match(folder.name) else "invalid-id", "status": "error",
-                "reasons": [f"the submission could not be graded ({type(error).__name__} in the grader); an instructor must look at it"],
-                "notes": [], "flags": [], "sha256": None, "scores": {g: 0.0 for g in points}, "max_scores": points,
-                "messages": {}, "score": 0.0, "max_score": sum(points.values())}
+        return {
+            "student": folder.name if STUDENT_ID.match(folder.name) else "invalid-id",
+            "status": "error",
+            "reasons": [
+                f"the submission could not be graded ({type(error).__name__} in the grader); an instructor must look at it"
+            ],
+            "notes": [],
+            "flags": [],
+            "sha256": None,
+            "scores": {g: 0.0 for g in points},
+            "max_scores": points,
+            "messages": {},
+            "score": 0.0,
+            "max_score": sum(points.values()),
+        }
 
 
 def _source_path(settings: Settings) -> Path:
@@ -192,8 +246,19 @@ def _source_path(settings: Settings) -> Path:
 def _grade_student(folder: Path, settings: Settings) -> dict:
     source = nbformat.read(_source_path(settings), as_version=4)
     points = notebooks.graded_cells(source)
-    result = {"student": folder.name, "status": "graded", "reasons": [], "notes": [], "flags": [], "sha256": None,
-              "scores": {g: 0.0 for g in points}, "max_scores": points, "messages": {}, "score": 0.0, "max_score": sum(points.values())}
+    result = {
+        "student": folder.name,
+        "status": "graded",
+        "reasons": [],
+        "notes": [],
+        "flags": [],
+        "sha256": None,
+        "scores": {g: 0.0 for g in points},
+        "max_scores": points,
+        "messages": {},
+        "score": 0.0,
+        "max_score": sum(points.values()),
+    }
     if not STUDENT_ID.match(folder.name):
         result.update(status="error", reasons=["folder name is not a valid student id"])
         return result
@@ -209,17 +274,29 @@ def _grade_student(folder: Path, settings: Settings) -> dict:
         result.update(status="error", reasons=[str(problem)])
         return result
     except OSError as error:
-        result.update(status="error", reasons=[f"submission could not be read ({error.strerror or 'I/O error'})"])
+        result.update(
+            status="error",
+            reasons=[f"submission could not be read ({error.strerror or 'I/O error'})"],
+        )
         return result
     result["notes"] += assembled.notes
     lab = items.load_lab(settings.course, settings.lab)
     config = _lab_config(settings)
-    result["flags"] = policy.review(assembled.untrusted, _module_aliases(source), set(config.get("reference_names", [])))
-    run = run_notebook(notebooks.without_tests(assembled.notebook), settings, lab, items.cases_for(settings.course, settings.lab, settings.seed or 0))
+    result["flags"] = policy.review(
+        assembled.untrusted, _module_aliases(source), set(config.get("reference_names", []))
+    )
+    run = run_notebook(
+        notebooks.without_tests(assembled.notebook),
+        settings,
+        lab,
+        items.cases_for(settings.course, settings.lab, settings.seed or 0),
+    )
     if run["stopped"]:
         result["reasons"].append(run["stopped"])
     if run["oom"]:
-        result["reasons"].append(f"the sandbox reached its memory limit of {settings.memory_bytes / 2**30:g} GiB")
+        result["reasons"].append(
+            f"the sandbox reached its memory limit of {settings.memory_bytes / 2**30:g} GiB"
+        )
     for item in lab.items:
         if item.id not in points:
             continue
@@ -232,7 +309,10 @@ def _grade_student(folder: Path, settings: Settings) -> dict:
     result["score"] = sum(result["scores"].values())
     if result["flags"]:
         result["status"] = "flagged"
-        result["reasons"].append("flagged for review (the score stands until an instructor decides): " + "; ".join(result["flags"][:5]))
+        result["reasons"].append(
+            "flagged for review (the score stands until an instructor decides): "
+            + "; ".join(result["flags"][:5])
+        )
     elif run["stopped"] and not run["run"]:
         result["status"] = "error"
     return result
@@ -268,7 +348,9 @@ def _update_gradebook(gradebook: Path, lab: str, notebook_name: str, result: dic
 
     from nbgrader.api import Gradebook
 
-    scripts = str(Path(sys.executable).parent)  # nbgrader runs alembic from the environment's scripts
+    scripts = str(
+        Path(sys.executable).parent
+    )  # nbgrader runs alembic from the environment's scripts
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
@@ -280,7 +362,9 @@ def _update_gradebook(gradebook: Path, lab: str, notebook_name: str, result: dic
         except Exception:
             gb.update_or_create_notebook(notebook_name, lab)
             for grade_id, max_score in result["max_scores"].items():
-                gb.update_or_create_grade_cell(grade_id, notebook_name, lab, max_score=max_score, cell_type="code")
+                gb.update_or_create_grade_cell(
+                    grade_id, notebook_name, lab, max_score=max_score, cell_type="code"
+                )
         gb.update_or_create_student(result["student"])
         try:
             gb.find_submission(lab, result["student"])
@@ -294,9 +378,18 @@ def _update_gradebook(gradebook: Path, lab: str, notebook_name: str, result: dic
 
 def feedback_text(result: dict, lab: str) -> str:
     """What the student sees: scores per question, messages of public tests only, and reasons."""
-    lines = [f"# Feedback: {lab}", "", f"Student: {result['student']}", f"Score: {result['score']:g} / {result['max_score']:g}", ""]
+    lines = [
+        f"# Feedback: {lab}",
+        "",
+        f"Student: {result['student']}",
+        f"Score: {result['score']:g} / {result['max_score']:g}",
+        "",
+    ]
     if result["status"] == "flagged":
-        lines += ["An instructor will look at some of your code; the score above was computed as for everyone.", ""]
+        lines += [
+            "An instructor will look at some of your code; the score above was computed as for everyone.",
+            "",
+        ]
     for reason in result["reasons"]:
         if not reason.startswith("flagged"):
             lines.append(f"* {reason}")
@@ -304,7 +397,12 @@ def feedback_text(result: dict, lab: str) -> str:
         lines.append(f"* note: {note}")
     lines += ["", "| question | score | comment |", "|---|---|---|"]
     for grade_id, max_score in result["max_scores"].items():
-        comment = result["messages"].get(grade_id, "all checks passed").replace("|", "\\|").replace("\n", " ")
+        comment = (
+            result["messages"]
+            .get(grade_id, "all checks passed")
+            .replace("|", "\\|")
+            .replace("\n", " ")
+        )
         lines.append(f"| {grade_id} | {result['scores'][grade_id]:g} / {max_score:g} | {comment} |")
     return "\n".join(lines) + "\n"
 
@@ -317,30 +415,56 @@ def write_reports(settings: Settings, results: list[dict]) -> str:
     writer = csv.writer(table)
     writer.writerow(["student", "status", "score", "max_score", *questions, "reason"])
     for r in results:
-        writer.writerow([r["student"], r["status"], f"{r['score']:g}", f"{r['max_score']:g}", *[f"{r['scores'][q]:g}" for q in questions], " | ".join(r["reasons"])])
+        writer.writerow(
+            [
+                r["student"],
+                r["status"],
+                f"{r['score']:g}",
+                f"{r['max_score']:g}",
+                *[f"{r['scores'][q]:g}" for q in questions],
+                " | ".join(r["reasons"]),
+            ]
+        )
     _atomic_write(settings.out / "grades.csv", table.getvalue())
     for r in results:
         if STUDENT_ID.match(r["student"]):
-            _atomic_write(settings.out / "feedback" / r["student"] / f"{settings.lab}.md", feedback_text(r, settings.lab))
+            _atomic_write(
+                settings.out / "feedback" / r["student"] / f"{settings.lab}.md",
+                feedback_text(r, settings.lab),
+            )
     summary = [f"{settings.lab}: {len(results)} submissions"]
     for r in results:
         extra = " (flagged for review; the score stands)" if r["status"] == "flagged" else ""
         why = f" -- {' | '.join(r['reasons'])}" if r["reasons"] else ""
-        summary.append(f"  {r['student']:<24} {r['status']:<8} {r['score']:g}/{r['max_score']:g}{extra}{why}")
+        summary.append(
+            f"  {r['student']:<24} {r['status']:<8} {r['score']:g}/{r['max_score']:g}{extra}{why}"
+        )
     text = "\n".join(summary) + "\n"
     _atomic_write(settings.out / "summary.txt", text)
     return text
 
 
-def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: bool = False, progress: bool = True) -> list[dict]:
+def grade_folder(
+    settings: Settings,
+    submissions: Path,
+    jobs: int = 2,
+    resume: bool = False,
+    progress: bool = True,
+) -> list[dict]:
     """Grade every student folder in ``submissions``; results are saved one by one so a run can resume."""
     if not settings.sandboxed:
-        print("WARNING: bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, with only time and "
-              "memory limits. Install it (Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions.")
+        print(
+            "WARNING: bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, with only time and "
+            "memory limits. Install it (Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions."
+        )
     settings.out.mkdir(parents=True, exist_ok=True)
     if settings.seed is None:
         settings = replace(settings, seed=secret_seed(settings.out))
-    folders = sorted(p for p in submissions.iterdir() if not p.name.startswith(".") and p.is_dir() and not p.is_symlink())
+    folders = sorted(
+        p
+        for p in submissions.iterdir()
+        if not p.name.startswith(".") and p.is_dir() and not p.is_symlink()
+    )
     results_dir = settings.out / "results"
     done, todo = {}, []
     for folder in folders:
@@ -353,28 +477,49 @@ def grade_folder(settings: Settings, submissions: Path, jobs: int = 2, resume: b
                 continue
         todo.append(folder)
     gradebook = settings.out / "gradebook.db"
-    notebook_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).stem
+    notebook_name = next(
+        iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))
+    ).stem
     points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
     # spawned, not forked: a forked worker inherits the caller's ZeroMQ and asyncio state (a notebook
     # runner, a test worker) and can spin forever waiting for its kernel
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_worker_init, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(
+        max_workers=max(1, jobs), initializer=_worker_init, mp_context=spawn
+    ) as pool:
         futures = {pool.submit(grade_student, folder, settings): folder for folder in todo}
         for count, future in enumerate(as_completed(futures), 1):
             try:
                 result = future.result()
-            except Exception:  # the worker itself died: this student gets a reason, the class goes on
+            except (
+                Exception
+            ):  # the worker itself died: this student gets a reason, the class goes on
                 folder = futures[future]
-                result = {"student": folder.name, "status": "error", "reasons": ["the grader's worker process died on this submission; grade it again or look at it"],
-                          "notes": [], "flags": [], "sha256": None, "scores": {g: 0.0 for g in points}, "max_scores": points, "messages": {}, "score": 0.0,
-                          "max_score": sum(points.values())}
+                result = {
+                    "student": folder.name,
+                    "status": "error",
+                    "reasons": [
+                        "the grader's worker process died on this submission; grade it again or look at it"
+                    ],
+                    "notes": [],
+                    "flags": [],
+                    "sha256": None,
+                    "scores": {g: 0.0 for g in points},
+                    "max_scores": points,
+                    "messages": {},
+                    "score": 0.0,
+                    "max_score": sum(points.values()),
+                }
                 if not STUDENT_ID.match(folder.name):
                     continue
             _atomic_write(results_dir / f"{result['student']}.json", json.dumps(result, indent=1))
             done[result["student"]] = result
             if progress:
-                print(f"[{count}/{len(todo)}] {result['student']}: {result['status']} {result['score']:g}/{result['max_score']:g} ({time.perf_counter() - start:.0f} s)", flush=True)
+                print(
+                    f"[{count}/{len(todo)}] {result['student']}: {result['status']} {result['score']:g}/{result['max_score']:g} ({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
     for result in done.values():  # idempotent: every run writes every grade again
         if STUDENT_ID.match(result["student"]):
             _update_gradebook(gradebook, settings.lab, notebook_name, result)
@@ -396,7 +541,9 @@ def _worker_init() -> None:
 
 
 def _current_hash(folder: Path, settings: Settings) -> str | None:
-    source_name = next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))).name
+    source_name = next(
+        iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb")))
+    ).name
     try:
         path, _ = notebooks.find_notebook(folder, source_name, settings.lab)
         return hashlib.sha256(path.read_bytes()).hexdigest()

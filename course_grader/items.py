@@ -33,7 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Item", "Case", "load_lab", "cases_for", "harness_cell", "read_result", "judge", "MAX_RESULT_BYTES"]
+__all__ = [
+    "Item",
+    "Case",
+    "load_lab",
+    "cases_for",
+    "harness_cell",
+    "read_result",
+    "judge",
+    "MAX_RESULT_BYTES",
+]
 
 MAX_RESULT_BYTES = 64 * 2**20
 
@@ -78,7 +87,14 @@ def load_lab(course: Path, lab: str) -> Lab:
 @functools.lru_cache(maxsize=8)
 def _cases(course: str, lab: str, seed: int) -> dict[str, list[Case]]:
     spec = load_lab(Path(course), lab)
-    return {item.id: item.cases(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(item.id.encode()),)))) for item in spec.items}
+    return {
+        item.id: item.cases(
+            np.random.default_rng(
+                np.random.SeedSequence(seed, spawn_key=(zlib.crc32(item.id.encode()),))
+            )
+        )
+        for item in spec.items
+    }
 
 
 def cases_for(course: Path, lab: str, seed: int) -> dict[str, list[Case]]:
@@ -86,7 +102,7 @@ def cases_for(course: Path, lab: str, seed: int) -> dict[str, list[Case]]:
     return _cases(str(course), lab, seed)
 
 
-HARNESS = r'''
+HARNESS = r"""
 def __course_grader_case(path_in, path_out, code):
     import sys as _sys
     import numpy as _np
@@ -108,14 +124,20 @@ def __course_grader_case(path_in, path_out, code):
             value = value.detach().cpu().numpy()
         arrays[str(key)] = _np.asarray(value)
     _np.savez(path_out, **arrays)
-'''
+"""
 
 
 def harness_cell(item: Item, paths: list[tuple[str, str]], calls: list[str]) -> str:
     """Source of the cell that runs every case of ``item`` in the kernel (errors are only a missing file)."""
-    lines = [HARNESS, "for __i, __o, __c in " + repr([(i, o, c) for (i, o), c in zip(paths, calls)]) + ":",
-             "    try:", "        __course_grader_case(__i, __o, __c)", "    except Exception:", "        pass",
-             "del __i, __o, __c, __course_grader_case"]
+    lines = [
+        HARNESS,
+        "for __i, __o, __c in " + repr([(i, o, c) for (i, o), c in zip(paths, calls)]) + ":",
+        "    try:",
+        "        __course_grader_case(__i, __o, __c)",
+        "    except Exception:",
+        "        pass",
+        "del __i, __o, __c, __course_grader_case",
+    ]
     return "\n".join(lines)
 
 
@@ -158,9 +180,17 @@ def read_result(path: Path, allow_nonfinite: bool = False) -> dict[str, np.ndarr
         with np.load(io.BytesIO(raw), allow_pickle=False) as data:
             for key in data.files:
                 value = data[key]
-                if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf" or value.dtype.itemsize > 16:
+                if (
+                    not isinstance(value, np.ndarray)
+                    or value.dtype.kind not in "biuf"
+                    or value.dtype.itemsize > 16
+                ):
                     return None
-                if value.dtype.kind == "f" and not allow_nonfinite and not np.all(np.isfinite(value)):
+                if (
+                    value.dtype.kind == "f"
+                    and not allow_nonfinite
+                    and not np.all(np.isfinite(value))
+                ):
                     return None
                 out[key] = np.array(value, copy=True)
         return out

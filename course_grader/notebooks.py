@@ -18,8 +18,19 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["Problem", "Assembled", "find_notebook", "read_bytes_nofollow", "parse_submission", "read_submission", "assemble", "without_tests",
-           "graded_cells", "hidden_regions", "secret_lines"]
+__all__ = [
+    "Problem",
+    "Assembled",
+    "find_notebook",
+    "read_bytes_nofollow",
+    "parse_submission",
+    "read_submission",
+    "assemble",
+    "without_tests",
+    "graded_cells",
+    "hidden_regions",
+    "secret_lines",
+]
 
 MAX_BYTES = 20 * 2**20  # code and text, outputs excluded
 MAX_READ_BYTES = 256 * 2**20  # what is read from disk at most
@@ -66,23 +77,35 @@ def find_notebook(folder: Path, expected: str, lab: str) -> tuple[Path, list[str
     notes: list[str] = []
     subfolder = folder / lab
     if subfolder.is_symlink():
-        raise Problem(f"the folder {lab!r} in the submission is a symbolic link; submit the notebook file itself")
+        raise Problem(
+            f"the folder {lab!r} in the submission is a symbolic link; submit the notebook file itself"
+        )
     for candidate in (folder / expected, subfolder / expected):
         if candidate.is_symlink():
-            raise Problem(f"{candidate.name!r} is a symbolic link, not a notebook file; submit the file itself")
+            raise Problem(
+                f"{candidate.name!r} is a symbolic link, not a notebook file; submit the file itself"
+            )
         if _regular(candidate):
             return candidate, notes
-    listed = list(folder.glob("*.ipynb")) + (list(subfolder.glob("*.ipynb")) if subfolder.is_dir() else [])
+    listed = list(folder.glob("*.ipynb")) + (
+        list(subfolder.glob("*.ipynb")) if subfolder.is_dir() else []
+    )
     links = [p for p in listed if p.is_symlink()]
     found = sorted(p for p in listed if _regular(p))
     if len(found) == 1:
-        notes.append(f"notebook was renamed to {found[0].name!r} (expected {expected!r}); graded anyway")
+        notes.append(
+            f"notebook was renamed to {found[0].name!r} (expected {expected!r}); graded anyway"
+        )
         return found[0], notes
     if not found and links:
-        raise Problem(f"{links[0].name!r} is a symbolic link, not a notebook file; submit the file itself")
+        raise Problem(
+            f"{links[0].name!r} is a symbolic link, not a notebook file; submit the file itself"
+        )
     if not found:
         raise Problem(f"no notebook found (expected {expected!r})")
-    raise Problem(f"{len(found)} notebooks and none named {expected!r}: {', '.join(p.name for p in found[:5])}")
+    raise Problem(
+        f"{len(found)} notebooks and none named {expected!r}: {', '.join(p.name for p in found[:5])}"
+    )
 
 
 def read_bytes_nofollow(path: Path) -> bytes:
@@ -91,14 +114,18 @@ def read_bytes_nofollow(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise Problem(f"{path.name!r} is a symbolic link, not a notebook file; submit the file itself") from None
+            raise Problem(
+                f"{path.name!r} is a symbolic link, not a notebook file; submit the file itself"
+            ) from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Problem(f"{path.name!r} is not a regular file")
         if info.st_size > MAX_READ_BYTES:
-            raise Problem(f"notebook is {info.st_size / 2**20:.0f} MB, more than the {MAX_READ_BYTES // 2**20} MB that are read")
+            raise Problem(
+                f"notebook is {info.st_size / 2**20:.0f} MB, more than the {MAX_READ_BYTES // 2**20} MB that are read"
+            )
         chunks, total = [], 0
         while total <= MAX_READ_BYTES:
             chunk = os.read(fd, 1 << 20)
@@ -137,7 +164,15 @@ def _from_v3(data: dict) -> dict:
                 continue
             kind = cell.get("cell_type")
             source = cell.get("input") if kind == "code" else cell.get("source")
-            cells.append({"cell_type": "code" if kind == "code" else "markdown", "source": source, "metadata": cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}})
+            cells.append(
+                {
+                    "cell_type": "code" if kind == "code" else "markdown",
+                    "source": source,
+                    "metadata": cell.get("metadata")
+                    if isinstance(cell.get("metadata"), dict)
+                    else {},
+                }
+            )
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -155,10 +190,16 @@ def parse_submission(raw: bytes) -> tuple[dict, list[str]]:
     except RecursionError:
         raise Problem("notebook JSON is nested too deeply to be a Jupyter notebook") from None
     except json.JSONDecodeError as error:
-        raise Problem(f"notebook is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+        raise Problem(
+            f"notebook is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
     except (ValueError, MemoryError):
         raise Problem("notebook is not valid JSON") from None
-    if isinstance(data, dict) and data.get("nbformat") == 3 and isinstance(data.get("worksheets"), list):
+    if (
+        isinstance(data, dict)
+        and data.get("nbformat") == 3
+        and isinstance(data.get("worksheets"), list)
+    ):
         data = _from_v3(data)
         notes.append("notebook was in the old nbformat 3 and was converted")
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
@@ -172,11 +213,23 @@ def parse_submission(raw: bytes) -> tuple[dict, list[str]]:
         size += len(source)
         meta = _nbgrader(cell)
         grade_id = meta.get("grade_id")
-        clean_meta = {"grade_id": grade_id if isinstance(grade_id, str) else None, "solution": meta.get("solution") is True}
-        cells.append({"cell_type": cell.get("cell_type") if cell.get("cell_type") in ("code", "markdown", "raw") else "raw",
-                      "source": source, "metadata": {"nbgrader": clean_meta}})
+        clean_meta = {
+            "grade_id": grade_id if isinstance(grade_id, str) else None,
+            "solution": meta.get("solution") is True,
+        }
+        cells.append(
+            {
+                "cell_type": cell.get("cell_type")
+                if cell.get("cell_type") in ("code", "markdown", "raw")
+                else "raw",
+                "source": source,
+                "metadata": {"nbgrader": clean_meta},
+            }
+        )
     if size > MAX_BYTES:
-        raise Problem(f"the notebook's code and text (outputs not counted) are {size / 2**20:.0f} MB, more than the {MAX_BYTES // 2**20} MB limit")
+        raise Problem(
+            f"the notebook's code and text (outputs not counted) are {size / 2**20:.0f} MB, more than the {MAX_BYTES // 2**20} MB limit"
+        )
     if replaced:
         notes.append("characters that are not valid Unicode were replaced")
     return {"cells": cells}, notes
@@ -238,7 +291,11 @@ def without_tests(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def graded_cells(source: nbformat.NotebookNode) -> dict[str, float]:
     """grade_id -> points of every autograded test cell, in notebook order."""
-    return {m["grade_id"]: float(m.get("points", 0)) for c in source.cells if (m := _nbgrader(c)).get("grade") and c.cell_type == "code"}
+    return {
+        m["grade_id"]: float(m.get("points", 0))
+        for c in source.cells
+        if (m := _nbgrader(c)).get("grade") and c.cell_type == "code"
+    }
 
 
 def hidden_regions(source: nbformat.NotebookNode) -> dict[str, tuple[int, int]]:
@@ -258,5 +315,9 @@ def secret_lines(source: nbformat.NotebookNode) -> list[str]:
     lines = []
     for cell in source.cells:
         for match in HIDDEN.finditer(cell.source):
-            lines += [line.strip() for line in match.group(0).splitlines() if len(line.strip()) > 20 and "###" not in line]
+            lines += [
+                line.strip()
+                for line in match.group(0).splitlines()
+                if len(line.strip()) > 20 and "###" not in line
+            ]
     return lines

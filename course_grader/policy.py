@@ -18,12 +18,63 @@ __all__ = ["review"]
 
 # Modules that reach the interpreter, the operating system, other processes or the network.
 MODULES = {
-    "os", "sys", "subprocess", "socket", "sqlite3", "ctypes", "cffi", "gc", "inspect", "importlib", "builtins",
-    "shutil", "signal", "multiprocessing", "threading", "_thread", "IPython", "ipykernel", "jupyter_client",
-    "atexit", "pickle", "marshal", "dill", "types", "urllib", "http", "requests", "pathlib", "io", "tempfile",
-    "nbgrader", "nbformat", "nbclient", "course_grader", "resource", "pty", "fcntl", "mmap", "code", "codeop",
+    "os",
+    "sys",
+    "subprocess",
+    "socket",
+    "sqlite3",
+    "ctypes",
+    "cffi",
+    "gc",
+    "inspect",
+    "importlib",
+    "builtins",
+    "shutil",
+    "signal",
+    "multiprocessing",
+    "threading",
+    "_thread",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "atexit",
+    "pickle",
+    "marshal",
+    "dill",
+    "types",
+    "urllib",
+    "http",
+    "requests",
+    "pathlib",
+    "io",
+    "tempfile",
+    "nbgrader",
+    "nbformat",
+    "nbclient",
+    "course_grader",
+    "resource",
+    "pty",
+    "fcntl",
+    "mmap",
+    "code",
+    "codeop",
 }
-CALLS = {"exec", "eval", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals", "vars", "open", "breakpoint", "get_ipython", "input"}
+CALLS = {
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "getattr",
+    "setattr",
+    "delattr",
+    "globals",
+    "locals",
+    "vars",
+    "open",
+    "breakpoint",
+    "get_ipython",
+    "input",
+}
 ALLOWED_MODULES = {"IPython.display"}  # honest display of images, markdown, HTML
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__"}
 
@@ -52,7 +103,9 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
         try:
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            reasons.append(f"{where}: code that Python cannot parse (IPython-only syntax such as ?, ! or auto-call?)")
+            reasons.append(
+                f"{where}: code that Python cannot parse (IPython-only syntax such as ?, ! or auto-call?)"
+            )
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -62,21 +115,39 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
                         reasons.append(f"{where}: imports {a.name}")
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                if (_imported_root(module) in MODULES and module not in ALLOWED_MODULES) or node.level:
+                if (
+                    _imported_root(module) in MODULES and module not in ALLOWED_MODULES
+                ) or node.level:
                     reasons.append(f"{where}: imports from {module or '.'}")
                 for a in node.names:
                     if a.name in reference_names:
-                        reasons.append(f"{where}: uses the course's reference implementation {a.name}")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CALLS:
+                        reasons.append(
+                            f"{where}: uses the course's reference implementation {a.name}"
+                        )
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in CALLS
+            ):
                 reasons.append(f"{where}: calls {node.func.id}()")
             elif isinstance(node, ast.Name) and node.id in CALLS and isinstance(node.ctx, ast.Load):
                 reasons.append(f"{where}: refers to {node.id}")
             elif isinstance(node, ast.Attribute):
-                if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in ALLOWED_DUNDERS:
+                if (
+                    node.attr.startswith("__")
+                    and node.attr.endswith("__")
+                    and node.attr not in ALLOWED_DUNDERS
+                ):
                     reasons.append(f"{where}: touches {node.attr}")
                 if node.attr in reference_names:
-                    reasons.append(f"{where}: uses the course's reference implementation {node.attr}")
-            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+                    reasons.append(
+                        f"{where}: uses the course's reference implementation {node.attr}"
+                    )
+            elif (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+            ):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
                         aliases.add(target.id)  # x = torch: x is now a module alias too
@@ -87,7 +158,10 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
             elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
                 targets = [node.target]
             for target in targets:
-                if isinstance(target, (ast.Attribute, ast.Subscript)) and _root_name(target) in aliases:
+                if (
+                    isinstance(target, (ast.Attribute, ast.Subscript))
+                    and _root_name(target) in aliases
+                ):
                     reasons.append(f"{where}: modifies the module {_root_name(target)}")
             if isinstance(node, (ast.Global, ast.Nonlocal)) and set(node.names) & aliases:
                 reasons.append(f"{where}: rebinds a module name globally")

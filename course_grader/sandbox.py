@@ -32,14 +32,37 @@ from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 
-__all__ = ["sandbox_available", "kernel_wrapper", "SandboxedKernelManager", "Cgroup", "filtered_course_lib",
-           "environment_for_kernel", "SANDBOX_UID"]
+__all__ = [
+    "sandbox_available",
+    "kernel_wrapper",
+    "SandboxedKernelManager",
+    "Cgroup",
+    "filtered_course_lib",
+    "environment_for_kernel",
+    "SANDBOX_UID",
+]
 
 SANDBOX_UID = 65534  # nobody: owns nothing on the host
 COURSE_MOUNT = "/opt/course"  # where the filtered course_lib appears inside the sandbox
 SCRATCH_MOUNT = "/scratch"
-THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "nsswitch.conf", "mime.types", "ssl", "alternatives")
+THREADS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "fonts",
+    "localtime",
+    "nsswitch.conf",
+    "mime.types",
+    "ssl",
+    "alternatives",
+)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -48,7 +71,11 @@ def sandbox_available() -> bool:
     bwrap = shutil.which("bwrap")
     if bwrap is None or shutil.which("setpriv") is None:
         return False
-    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--", "true"], capture_output=True, timeout=30)
+    probe = subprocess.run(
+        [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--", "true"],
+        capture_output=True,
+        timeout=30,
+    )
     return probe.returncode == 0
 
 
@@ -62,7 +89,13 @@ def _python_roots() -> list[Path]:
     return sorted((r for r in roots if r.exists() and not str(r).startswith("/usr")), key=str)
 
 
-def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sandboxed: bool, cgroup: "Cgroup | None" = None) -> list[str]:
+def kernel_wrapper(
+    scratch: Path,
+    course_lib_copy: Path,
+    memory_bytes: int,
+    sandboxed: bool,
+    cgroup: "Cgroup | None" = None,
+) -> list[str]:
     """The command prefix that starts the kernel (see the module docstring)."""
     nproc = 256
     limits = ["prlimit", f"--fsize={512 * 2**20}", "--core=0", "--"]
@@ -70,9 +103,23 @@ def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sand
         limits[1:1] = [f"--as={memory_bytes}", f"--nproc={nproc}"]
     if not sandboxed:
         return limits
-    command = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-               "--die-with-parent", "--new-session",
-               "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+    command = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     for link in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / link
         if path.is_symlink():
@@ -85,21 +132,45 @@ def kernel_wrapper(scratch: Path, course_lib_copy: Path, memory_bytes: int, sand
             command += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     # the private /tmp first: a Python environment that lives under /tmp (a checkout there) is mounted on top of
     # it, rather than hidden by it
-    command += ["--perms", "1777", "--size", str(min(memory_bytes // 4, 1 << 30)), "--tmpfs", "/tmp"]
+    command += [
+        "--perms",
+        "1777",
+        "--size",
+        str(min(memory_bytes // 4, 1 << 30)),
+        "--tmpfs",
+        "/tmp",
+    ]
     for root in _python_roots():
         parents = [p for p in reversed(root.parents) if str(p) not in ("/", "/tmp")]
         for parent in parents:
             command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(root), str(root)]
-    command += ["--perms", "0755", "--dir", COURSE_MOUNT, "--ro-bind", str(course_lib_copy), f"{COURSE_MOUNT}/course_lib"]
+    command += [
+        "--perms",
+        "0755",
+        "--dir",
+        COURSE_MOUNT,
+        "--ro-bind",
+        str(course_lib_copy),
+        f"{COURSE_MOUNT}/course_lib",
+    ]
     for parent in [p for p in reversed(scratch.parents) if str(p) not in ("/", "/tmp")]:
         command += ["--perms", "0755", "--dir", str(parent)]
     command += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
     # ipykernel shuts down when its parent is PID 1 and it was told the grader's PID: inside the sandbox its parent
     # is bwrap's init (PID 1), which ends every process of the sandbox when the kernel or the grader dies
     command += ["--unsetenv", "JPY_PARENT_PID"]
-    command += ["--", "setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    command += [
+        "--",
+        "setpriv",
+        f"--reuid={SANDBOX_UID}",
+        f"--regid={SANDBOX_UID}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
     return limits + command
 
 
@@ -108,12 +179,28 @@ def _drop_names(tree: ast.Module, names: set[str]) -> None:
     keep = []
     for node in tree.body:
         name = getattr(node, "name", None)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and name in names:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and name in names
+        ):
             continue
         if isinstance(node, ast.ClassDef):
-            node.body = [n for n in node.body if not (isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and f"{node.name}.{n.name}" in names)] or [ast.Pass()]
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets) and isinstance(node.value, (ast.List, ast.Tuple)):
-            node.value.elts = [e for e in node.value.elts if not (isinstance(e, ast.Constant) and e.value in names)]
+            node.body = [
+                n
+                for n in node.body
+                if not (
+                    isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and f"{node.name}.{n.name}" in names
+                )
+            ] or [ast.Pass()]
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            and isinstance(node.value, (ast.List, ast.Tuple))
+        ):
+            node.value.elts = [
+                e for e in node.value.elts if not (isinstance(e, ast.Constant) and e.value in names)
+            ]
         keep.append(node)
     tree.body = keep
 
@@ -230,16 +317,32 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox_uid: int | None = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
-        if self.sandbox_uid is not None and self.connection_file and os.path.exists(self.connection_file):
+        if (
+            self.sandbox_uid is not None
+            and self.connection_file
+            and os.path.exists(self.connection_file)
+        ):
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
         return list(self.wrapper) + super().format_kernel_cmd(extra_arguments)
 
 
 def environment_for_kernel(scratch: Path, sandboxed: bool) -> dict[str, str]:
     """A small, explicit environment for the kernel: no instructor variables, threads pinned to one."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(scratch), "MPLCONFIGDIR": str(scratch),
-           "IPYTHONDIR": str(scratch / ".ipython"), "JUPYTER_CONFIG_DIR": str(scratch / ".jupyter"), "TMPDIR": "/tmp" if sandboxed else str(scratch),
-           "MPLBACKEND": "agg", "COURSE_QUIET": "1", "USER": "student", "LOGNAME": "student", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(scratch),
+        "MPLCONFIGDIR": str(scratch),
+        "IPYTHONDIR": str(scratch / ".ipython"),
+        "JUPYTER_CONFIG_DIR": str(scratch / ".jupyter"),
+        "TMPDIR": "/tmp" if sandboxed else str(scratch),
+        "MPLBACKEND": "agg",
+        "COURSE_QUIET": "1",
+        "USER": "student",
+        "LOGNAME": "student",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+    }
     env["PATH"] = str(Path(sys.executable).parent) + ":" + env["PATH"]
     env.update({name: "1" for name in THREADS})
     env["PYTHONPATH"] = COURSE_MOUNT if sandboxed else str(scratch / "course")

@@ -12,8 +12,13 @@ import numpy as np
 import torch
 
 __all__ = [
-    "as_spins", "check_count", "check_positive", "check_fraction", "check_finite",
-    "check_points", "check_weights",
+    "as_spins",
+    "check_count",
+    "check_positive",
+    "check_fraction",
+    "check_finite",
+    "check_points",
+    "check_weights",
 ]
 
 

@@ -18,8 +18,16 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Seed", "NumpySeed", "torch_generator", "numpy_generator",
-    "randn", "rand", "randint", "randperm", "multinomial", "init_parameters",
+    "Seed",
+    "NumpySeed",
+    "torch_generator",
+    "numpy_generator",
+    "randn",
+    "rand",
+    "randint",
+    "randperm",
+    "multinomial",
+    "init_parameters",
 ]
 
 Seed = torch.Generator | int | None

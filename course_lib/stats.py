@@ -16,9 +16,16 @@ import torch
 LOG_2PI = math.log(2 * math.pi)
 
 __all__ = [
-    "LOG_2PI", "gaussian_log_prob", "auc",
-    "autocorrelation", "integrated_autocorrelation_time", "effective_sample_size", "mean_and_error",
-    "energy_distance", "mmd", "nearest_distance",
+    "LOG_2PI",
+    "gaussian_log_prob",
+    "auc",
+    "autocorrelation",
+    "integrated_autocorrelation_time",
+    "effective_sample_size",
+    "mean_and_error",
+    "energy_distance",
+    "mmd",
+    "nearest_distance",
 ]
 
 
@@ -119,7 +126,7 @@ def mmd(x, y, bandwidths: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)) -> float:
         raise ValueError(f"samples live in different dimensions: {x.shape[1]}, {y.shape[1]}")
     total = 0.0
     for h in bandwidths:
-        kernel = lambda a, b: torch.exp(-torch.cdist(a, b) ** 2 / (2 * h * h))  # noqa: E731
+        kernel = lambda a, b: torch.exp(-(torch.cdist(a, b) ** 2) / (2 * h * h))  # noqa: E731
         # drop the n diagonal terms k(a_i, a_i) = 1
         within = lambda a: (kernel(a, a).sum() - len(a)) / (len(a) * (len(a) - 1))  # noqa: E731
         total += float(within(x) + within(y) - 2 * kernel(x, y).mean())
@@ -137,8 +144,9 @@ def nearest_distance(x, reference) -> torch.Tensor:
     return torch.cdist(x, reference).min(dim=1).values
 
 
-def gaussian_log_prob(x: torch.Tensor, mean: torch.Tensor | float, var: torch.Tensor | float
-                      ) -> torch.Tensor:
+def gaussian_log_prob(
+    x: torch.Tensor, mean: torch.Tensor | float, var: torch.Tensor | float
+) -> torch.Tensor:
     """log N(x; mean, diag(var)), summed over the last axis."""
     var = torch.as_tensor(var, dtype=x.dtype, device=x.device)
     return (-0.5 * ((x - mean) ** 2 / var + torch.log(var) + LOG_2PI)).sum(-1)

@@ -43,10 +43,24 @@ BAD_INPUTS = [
     ("checks.check_count zero", lambda: checks.check_count(0, "n_steps"), ValueError, "n_steps"),
     ("checks.check_count float", lambda: checks.check_count(2.0, "n"), TypeError, "n"),
     ("checks.check_positive nan", lambda: checks.check_positive(np.nan, "T"), ValueError, "T"),
-    ("checks.check_fraction 2", lambda: checks.check_fraction(2, "fraction"), ValueError, "fraction"),
-    ("checks.check_weights zeros", lambda: checks.check_weights(np.zeros(3), "weights"),
-     ValueError, "weights"),
+    (
+        "checks.check_fraction 2",
+        lambda: checks.check_fraction(2, "fraction"),
+        ValueError,
+        "fraction",
+    ),
+    (
+        "checks.check_weights zeros",
+        lambda: checks.check_weights(np.zeros(3), "weights"),
+        ValueError,
+        "weights",
+    ),
     ("data.rings n=0", lambda: data.rings(0), ValueError, "n"),
     ("data.two_moons noise<0", lambda: data.two_moons(10, noise=-1.0), ValueError, "noise"),
-    ("stats.mmd dims", lambda: stats.mmd(torch.zeros(3, 2), torch.zeros(3, 3)), ValueError, "dimensions"),
+    (
+        "stats.mmd dims",
+        lambda: stats.mmd(torch.zeros(3, 2), torch.zeros(3, 3)),
+        ValueError,
+        "dimensions",
+    ),
 ]

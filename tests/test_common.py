@@ -60,7 +60,8 @@ def _same(a, b) -> bool:
     la, lb = _leaves(a), _leaves(b)
     assert la, "the case returned nothing comparable"
     return len(la) == len(lb) and all(
-        np.array_equal(_as_numpy(x), _as_numpy(y), equal_nan=True) for x, y in zip(la, lb, strict=True)
+        np.array_equal(_as_numpy(x), _as_numpy(y), equal_nan=True)
+        for x, y in zip(la, lb, strict=True)
     )
 
 
@@ -68,7 +69,9 @@ def _global_state():
     return torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
 
 
-@pytest.mark.parametrize("name, call", _collect("STOCHASTIC"), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, call", _collect("STOCHASTIC"), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_same_generator_same_result_and_no_global_reseeding(name, call):
     setup, call = call if isinstance(call, tuple) else (tuple, call)
     inputs = [setup() for _ in range(3)]
@@ -82,7 +85,9 @@ def test_same_generator_same_result_and_no_global_reseeding(name, call):
     assert before[2] == after[2], f"{name} used or reseeded Python's random module"
 
 
-@pytest.mark.parametrize("name, case", _collect("DEVICE"), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, case", _collect("DEVICE"), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_tensors_follow_the_inputs_device_and_dtype(name, case):
     setup, call = case
     args = setup()

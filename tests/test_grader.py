@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-
 from conftest import LAB_SOURCES, ROOT, subprocess_env
+
 from course_grader import items, notebooks
 from course_grader.grade import Settings, grade_folder, run_notebook
 from course_grader.items import Case, Item, Lab
@@ -43,14 +43,18 @@ OUTSIDE = Path("/var/tmp/course_grader_probe.txt")
 ATTACKER_VALUE = "9.25"
 
 
-def solutions_replaced(replacements: dict[str, str], extra: list[str] = ()) -> nbformat.NotebookNode:
+def solutions_replaced(
+    replacements: dict[str, str], extra: list[str] = ()
+) -> nbformat.NotebookNode:
     """The instructor source with some solution bodies replaced (by grade_id) and extra cells after setup."""
     nb = nbformat.read(SOURCE, as_version=4)
     cells = []
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in replacements:
-            cell.source = cell.source.split("### BEGIN SOLUTION")[0].rstrip(" ") + replacements[grade_id]
+            cell.source = (
+                cell.source.split("### BEGIN SOLUTION")[0].rstrip(" ") + replacements[grade_id]
+            )
         cells.append(cell)
         if grade_id == "setup":
             cells += [nbformat.v4.new_code_cell(code) for code in extra]
@@ -58,14 +62,18 @@ def solutions_replaced(replacements: dict[str, str], extra: list[str] = ()) -> n
     return nb
 
 
-def blank_with(extra: list[str], replacements: dict[str, str] | None = None) -> nbformat.NotebookNode:
+def blank_with(
+    extra: list[str], replacements: dict[str, str] | None = None
+) -> nbformat.NotebookNode:
     """The student release (honest base: 0 points) with extra code cells after the setup."""
     nb = nbformat.read(RELEASE, as_version=4)
     cells = []
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if replacements and grade_id in replacements:
-            cell.source = cell.source.split("# YOUR CODE HERE")[0].rstrip(" ") + replacements[grade_id]
+            cell.source = (
+                cell.source.split("# YOUR CODE HERE")[0].rstrip(" ") + replacements[grade_id]
+            )
         cells.append(cell)
         if grade_id == "setup":
             cells += [nbformat.v4.new_code_cell(code) for code in extra]
@@ -74,75 +82,186 @@ def blank_with(extra: list[str], replacements: dict[str, str] | None = None) -> 
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def repo_digest() -> dict[str, str]:
-    return {**tree_digest(ROOT / "labs" / "source"), **tree_digest(ROOT / "labs" / "items"), **tree_digest(ROOT / "course_lib")}
+    return {
+        **tree_digest(ROOT / "labs" / "source"),
+        **tree_digest(ROOT / "labs" / "items"),
+        **tree_digest(ROOT / "course_lib"),
+    }
 
 
 # Each cheat: (submission, honest base score). Base 0 = the blank release; base 3 = only delta_energy done.
 CHEATS = {
     # shadowing what the (visible) test cells use
-    "cheat_shadow": (blank_with([
-        "import contextlib\n@contextlib.contextmanager\ndef checks():\n    yield\nassert_close = lambda *a, **k: None\nassert_lattice = lambda a, *r, **k: a"],
-        {"delta_energy": "    return np.full(np.shape(spins), 8.0) * J\n"}), 0),
+    "cheat_shadow": (
+        blank_with(
+            [
+                "import contextlib\n@contextlib.contextmanager\ndef checks():\n    yield\nassert_close = lambda *a, **k: None\nassert_lattice = lambda a, *r, **k: a"
+            ],
+            {"delta_energy": "    return np.full(np.shape(spins), 8.0) * J\n"},
+        ),
+        0,
+    ),
     # display and exception machinery
-    "cheat_hooks": (blank_with([
-        "import sys, builtins\nip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
-        "sys.excepthook = lambda *a: None\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n"
-        "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True"]), 0),
+    "cheat_hooks": (
+        blank_with(
+            [
+                "import sys, builtins\nip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+                "sys.excepthook = lambda *a: None\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n"
+                "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True"
+            ]
+        ),
+        0,
+    ),
     # IPython-only syntax the static check cannot parse
-    "cheat_syntax": (blank_with(["!touch /tmp/escaped_by_shell\nnp.allclose?\n/print 'auto-called'", "%config Completer.use_jedi = False"]), 0),
+    "cheat_syntax": (
+        blank_with(
+            [
+                "!touch /tmp/escaped_by_shell\nnp.allclose?\n/print 'auto-called'",
+                "%config Completer.use_jedi = False",
+            ]
+        ),
+        0,
+    ),
     # the reference implementation reached indirectly
-    "cheat_reference": (blank_with(
-        ["import operator, importlib\nfrom course_lib import ising as _i\ntry:\n    REF = operator.attrgetter('delta_energy')(importlib.import_module('course_lib.ising'))\nexcept Exception:\n    REF = None",
-         "import glob\nSOURCES = ['" + str(ROOT / "course_lib" / "ising.py") + "', '/work/main/course_lib/ising.py'] + glob.glob('/opt/*/course_lib/ising.py') + glob.glob('/usr/**/course_lib/ising.py')\nprint(SOURCES)"],
-        {"delta_energy": "    if REF is not None:\n        return REF(spins, J)\n    for path in SOURCES:\n        ns = {}\n        exec(open(path).read().replace('from __future__ import annotations', ''), ns)\n"
-                         "        if 'delta_energy' in ns:\n            return ns['delta_energy'](spins, J)\n    raise RuntimeError('no reference')\n"}), 0),
+    "cheat_reference": (
+        blank_with(
+            [
+                "import operator, importlib\nfrom course_lib import ising as _i\ntry:\n    REF = operator.attrgetter('delta_energy')(importlib.import_module('course_lib.ising'))\nexcept Exception:\n    REF = None",
+                "import glob\nSOURCES = ['"
+                + str(ROOT / "course_lib" / "ising.py")
+                + "', '/work/main/course_lib/ising.py'] + glob.glob('/opt/*/course_lib/ising.py') + glob.glob('/usr/**/course_lib/ising.py')\nprint(SOURCES)",
+            ],
+            {
+                "delta_energy": "    if REF is not None:\n        return REF(spins, J)\n    for path in SOURCES:\n        ns = {}\n        exec(open(path).read().replace('from __future__ import annotations', ''), ns)\n"
+                "        if 'delta_energy' in ns:\n            return ns['delta_energy'](spins, J)\n    raise RuntimeError('no reference')\n"
+            },
+        ),
+        0,
+    ),
     # return values that lie
-    "cheat_liar": (blank_with(
-        ["class Liar(float):\n    def __eq__(self, other): return True\n    __ne__ = lambda self, other: False\n    def __array__(self, *a, **k): return np.array([self], dtype=object)\n"
-         "    def __getattr__(self, name): return self\n    def __call__(self, *a, **k): return self\n    __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = lambda self, *a: self\n"
-         "    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: True"],
-        {"delta_energy": "    return Liar(8.0)\n", "checkerboard_sweep": "    return Liar(1.0)\n", "mean_abs_magnetization": "    return Liar(0.9)\n"}), 0),
+    "cheat_liar": (
+        blank_with(
+            [
+                "class Liar(float):\n    def __eq__(self, other): return True\n    __ne__ = lambda self, other: False\n    def __array__(self, *a, **k): return np.array([self], dtype=object)\n"
+                "    def __getattr__(self, name): return self\n    def __call__(self, *a, **k): return self\n    __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = lambda self, *a: self\n"
+                "    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: True"
+            ],
+            {
+                "delta_energy": "    return Liar(8.0)\n",
+                "checkerboard_sweep": "    return Liar(1.0)\n",
+                "mean_abs_magnetization": "    return Liar(0.9)\n",
+            },
+        ),
+        0,
+    ),
     # reading the running check: frames, globals, history, linecache
-    "cheat_frames": (blank_with(
-        ["import sys, linecache\ndef peek():\n    found = []\n    f = sys._getframe(1)\n    while f is not None:\n        found += [v for v in f.f_locals.values() if isinstance(v, np.ndarray)]\n        f = f.f_back\n"
-         "    text = ' '.join(str(x) for x in get_ipython().history_manager.input_hist_raw) + ' '.join(''.join(v[2]) for v in linecache.cache.values() if len(v) > 2)\n"
-         "    return found, text"],
-        {"delta_energy": "    arrays, text = peek()\n    if 'ising.delta_energy' in text:\n        raise AssertionError(text)\n    return arrays[-1] if arrays else spins\n",
-         "mean_abs_magnetization": "    arrays, text = peek()\n    m = re.findall(r'[0-9]\\.[0-9]{3,}', text)\n    return float(m[0]) if m else 0.5\n"}), 0),
+    "cheat_frames": (
+        blank_with(
+            [
+                "import sys, linecache\ndef peek():\n    found = []\n    f = sys._getframe(1)\n    while f is not None:\n        found += [v for v in f.f_locals.values() if isinstance(v, np.ndarray)]\n        f = f.f_back\n"
+                "    text = ' '.join(str(x) for x in get_ipython().history_manager.input_hist_raw) + ' '.join(''.join(v[2]) for v in linecache.cache.values() if len(v) > 2)\n"
+                "    return found, text"
+            ],
+            {
+                "delta_energy": "    arrays, text = peek()\n    if 'ising.delta_energy' in text:\n        raise AssertionError(text)\n    return arrays[-1] if arrays else spins\n",
+                "mean_abs_magnetization": "    arrays, text = peek()\n    m = re.findall(r'[0-9]\\.[0-9]{3,}', text)\n    return float(m[0]) if m else 0.5\n",
+            },
+        ),
+        0,
+    ),
     # acting as root: remount, write outside scratch, read grader secrets, signal other processes
-    "cheat_root": (blank_with([
-        "import os, subprocess, glob\nlog = []\nfor cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n    try:\n        log.append(subprocess.run(cmd, capture_output=True).returncode)\n    except Exception as e:\n        log.append(type(e).__name__)\n"
-        "for target in ['" + str(SOURCE) + "', '" + str(RELEASE) + "', '" + str(OUTSIDE) + "', '/work/planted.txt', '/usr/planted.txt'] + glob.glob('/work/*/labs/source/*/*.ipynb'):\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
-        "for pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n            log.append(open(f'/proc/{pid}/environ').read()[:100])\n            os.kill(int(pid), 0)\n        except Exception:\n            pass\ntry:\n    os.setuid(0)\nexcept Exception as e:\n    log.append('setuid ' + type(e).__name__)\n"
-        "subprocess.Popen(['sleep', '" + SLEEP + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '" + SLEEP + "'])",
-        # links planted where the grader writes the hidden inputs, pointing at the instructor's source
-        "for k in range(4):\n    for j in range(8):\n        try:\n            os.symlink('" + str(SOURCE) + "', f'in-{k}-{j}.npz')\n        except OSError:\n            pass"]), 0),
+    "cheat_root": (
+        blank_with(
+            [
+                "import os, subprocess, glob\nlog = []\nfor cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n    try:\n        log.append(subprocess.run(cmd, capture_output=True).returncode)\n    except Exception as e:\n        log.append(type(e).__name__)\n"
+                "for target in ['"
+                + str(SOURCE)
+                + "', '"
+                + str(RELEASE)
+                + "', '"
+                + str(OUTSIDE)
+                + "', '/work/planted.txt', '/usr/planted.txt'] + glob.glob('/work/*/labs/source/*/*.ipynb'):\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
+                "for pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n            log.append(open(f'/proc/{pid}/environ').read()[:100])\n            os.kill(int(pid), 0)\n        except Exception:\n            pass\ntry:\n    os.setuid(0)\nexcept Exception as e:\n    log.append('setuid ' + type(e).__name__)\n"
+                "subprocess.Popen(['sleep', '"
+                + SLEEP
+                + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '"
+                + SLEEP
+                + "'])",
+                # links planted where the grader writes the hidden inputs, pointing at the instructor's source
+                "for k in range(4):\n    for j in range(8):\n        try:\n            os.symlink('"
+                + str(SOURCE)
+                + "', f'in-{k}-{j}.npz')\n        except OSError:\n            pass",
+            ]
+        ),
+        0,
+    ),
     # memory: forked children and a RAM-backed /tmp together above the limit
-    "cheat_memory": (blank_with([
-        "import os, time\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        time.sleep(4)\n        os._exit(0)\n    children.append(pid)\n"
-        "try:\n    with open('/tmp/filler', 'wb') as f:\n        for _ in range(1200):\n            f.write(b'x' * 2**20)\nexcept OSError:\n    pass\nfor pid in children:\n    os.waitpid(pid, 0)"]), 0),
+    "cheat_memory": (
+        blank_with(
+            [
+                "import os, time\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        time.sleep(4)\n        os._exit(0)\n    children.append(pid)\n"
+                "try:\n    with open('/tmp/filler', 'wb') as f:\n        for _ in range(1200):\n            f.write(b'x' * 2**20)\nexcept OSError:\n    pass\nfor pid in children:\n    os.waitpid(pid, 0)"
+            ]
+        ),
+        0,
+    ),
     # failure text carrying what the function saw, meant for the feedback
-    "cheat_message": (blank_with([], {"delta_energy": f"    raise AssertionError('{MARKER} ' + repr(spins.tolist()) + repr(J))\n"}), 0),
+    "cheat_message": (
+        blank_with(
+            [],
+            {
+                "delta_energy": f"    raise AssertionError('{MARKER} ' + repr(spins.tolist()) + repr(J))\n"
+            },
+        ),
+        0,
+    ),
     # other copies of the course on the machine
-    "cheat_clone": (blank_with(
-        ["import glob\nCLONES = sorted(set(glob.glob('/work/*/course_lib/ising.py') + glob.glob('/work/wt/*/course_lib/ising.py') + glob.glob('/root/*/course_lib/ising.py') + glob.glob('/tmp/*/course_lib/ising.py')))"],
-        {"delta_energy": "    for path in CLONES:\n        ns = {'np': np}\n        try:\n            exec(compile(open(path).read().replace('from __future__ import annotations', ''), path, 'exec'), ns)\n            return ns['delta_energy'](spins, J)\n        except Exception:\n            pass\n    raise RuntimeError('no clone')\n"}), 0),
+    "cheat_clone": (
+        blank_with(
+            [
+                "import glob\nCLONES = sorted(set(glob.glob('/work/*/course_lib/ising.py') + glob.glob('/work/wt/*/course_lib/ising.py') + glob.glob('/root/*/course_lib/ising.py') + glob.glob('/tmp/*/course_lib/ising.py')))"
+            ],
+            {
+                "delta_energy": "    for path in CLONES:\n        ns = {'np': np}\n        try:\n            exec(compile(open(path).read().replace('from __future__ import annotations', ''), path, 'exec'), ns)\n            return ns['delta_energy'](spins, J)\n        except Exception:\n            pass\n    raise RuntimeError('no clone')\n"
+            },
+        ),
+        0,
+    ),
     # a partial solution that cheats on the rest: must keep exactly its honest 3 points
-    "cheat_partial": (solutions_replaced({"checkerboard_sweep": "    return -spins\n", "mean_abs_magnetization": "    return float(ising.yang_magnetization(T))\n"}), 3),
+    "cheat_partial": (
+        solutions_replaced(
+            {
+                "checkerboard_sweep": "    return -spins\n",
+                "mean_abs_magnetization": "    return float(ising.yang_magnetization(T))\n",
+            }
+        ),
+        3,
+    ),
 }
 
 HONEST = {
     "correct": nbformat.read(SOURCE, as_version=4),
-    "honest_other_algorithm": solutions_replaced({
-        "delta_energy": "    L1, L2 = spins.shape\n    out = np.empty(spins.shape)\n    for i in range(L1):\n        for j in range(L2):\n"
-                        "            nb = spins[(i + 1) % L1, j] + spins[i - 1, j] + spins[i, (j + 1) % L2] + spins[i, j - 1]\n            out[i, j] = 2 * J * spins[i, j] * nb\n    return out\n"}),
-    "honest_extras": solutions_replaced({}, extra=[
-        "import math\nimport itertools\nimport warnings\nfrom IPython.display import display, Markdown\nwarnings.warn('an honest warning')\ndisplay(Markdown('**my notes**'))\nprint('pi', math.pi)",
-        "%matplotlib inline\nfig, ax = plt.subplots()\nax.plot([1, 2, 3]);\nplt.show()"]),
+    "honest_other_algorithm": solutions_replaced(
+        {
+            "delta_energy": "    L1, L2 = spins.shape\n    out = np.empty(spins.shape)\n    for i in range(L1):\n        for j in range(L2):\n"
+            "            nb = spins[(i + 1) % L1, j] + spins[i - 1, j] + spins[i, (j + 1) % L2] + spins[i, j - 1]\n            out[i, j] = 2 * J * spins[i, j] * nb\n    return out\n"
+        }
+    ),
+    "honest_extras": solutions_replaced(
+        {},
+        extra=[
+            "import math\nimport itertools\nimport warnings\nfrom IPython.display import display, Markdown\nwarnings.warn('an honest warning')\ndisplay(Markdown('**my notes**'))\nprint('pi', math.pi)",
+            "%matplotlib inline\nfig, ax = plt.subplots()\nax.plot([1, 2, 3]);\nplt.show()",
+        ],
+    ),
 }
 
 
@@ -150,25 +269,44 @@ HONEST = {
 def graded(tmp_path_factory):
     base = tmp_path_factory.mktemp("grading")
     submissions, out = base / "submissions", base / "out"
-    by_student = {**HONEST, **{k: v for k, (v, _) in CHEATS.items()},
-                  "blank": nbformat.read(RELEASE, as_version=4),
-                  "partial": solutions_replaced({"checkerboard_sweep": BLANK, "mean_abs_magnetization": BLANK}),
-                  "partial2": solutions_replaced({"mean_abs_magnetization": "    return 0.5\n"}),
-                  "infinite_loop": solutions_replaced({"mean_abs_magnetization": "    while True:\n        pass\n"}),
-                  "crashed_kernel": solutions_replaced({"delta_energy": "    import os\n    os.abort()\n"})}
+    by_student = {
+        **HONEST,
+        **{k: v for k, (v, _) in CHEATS.items()},
+        "blank": nbformat.read(RELEASE, as_version=4),
+        "partial": solutions_replaced(
+            {"checkerboard_sweep": BLANK, "mean_abs_magnetization": BLANK}
+        ),
+        "partial2": solutions_replaced({"mean_abs_magnetization": "    return 0.5\n"}),
+        "infinite_loop": solutions_replaced(
+            {"mean_abs_magnetization": "    while True:\n        pass\n"}
+        ),
+        "crashed_kernel": solutions_replaced({"delta_energy": "    import os\n    os.abort()\n"}),
+    }
     for student, nb in by_student.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(nb, submissions / student / f"{LAB}.ipynb")
     # large outputs, stripped before the size check
     big = json.loads(SOURCE.read_text())
-    big["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "x" * (30 * 2**20)}]
+    big["cells"][-1]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": "x" * (30 * 2**20)}
+    ]
     (submissions / "large_outputs").mkdir()
     (submissions / "large_outputs" / f"{LAB}.ipynb").write_text(json.dumps(big))
     # lone surrogate in a correct notebook's extra cell
     surrogate = json.loads(SOURCE.read_text())
-    surrogate["cells"].append({"cell_type": "code", "metadata": {}, "source": "note = 'SURROGATE'", "outputs": [], "execution_count": None})
+    surrogate["cells"].append(
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": "note = 'SURROGATE'",
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
     (submissions / "lone_surrogate").mkdir()
-    (submissions / "lone_surrogate" / f"{LAB}.ipynb").write_text(json.dumps(surrogate).replace("SURROGATE", "\\ud800"))
+    (submissions / "lone_surrogate" / f"{LAB}.ipynb").write_text(
+        json.dumps(surrogate).replace("SURROGATE", "\\ud800")
+    )
     # unhashable nbgrader metadata
     odd = json.loads(SOURCE.read_text())
     odd["cells"][1]["metadata"]["nbgrader"]["grade_id"] = {"not": ["hashable"]}
@@ -177,13 +315,35 @@ def graded(tmp_path_factory):
     (submissions / "unhashable_metadata" / f"{LAB}.ipynb").write_text(json.dumps(odd))
     # nbformat 3 (cells in worksheets, code in "input")
     v4 = json.loads(SOURCE.read_text())
-    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
-        {"cell_type": c["cell_type"], "metadata": c["metadata"], **({"input": c["source"], "outputs": []} if c["cell_type"] == "code" else {"source": c["source"]})}
-        for c in v4["cells"]]}]}
+    v3 = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {},
+        "worksheets": [
+            {
+                "cells": [
+                    {
+                        "cell_type": c["cell_type"],
+                        "metadata": c["metadata"],
+                        **(
+                            {"input": c["source"], "outputs": []}
+                            if c["cell_type"] == "code"
+                            else {"source": c["source"]}
+                        ),
+                    }
+                    for c in v4["cells"]
+                ]
+            }
+        ],
+    }
     (submissions / "nbformat3").mkdir()
     (submissions / "nbformat3" / f"{LAB}.ipynb").write_text(json.dumps(v3))
     # broken files
-    for student, content in {"bad_json": '{"cells": [', "deep_json": "[" * 200000 + "]" * 200000, "not_a_notebook": '["just", "a", "list"]'}.items():
+    for student, content in {
+        "bad_json": '{"cells": [',
+        "deep_json": "[" * 200000 + "]" * 200000,
+        "not_a_notebook": '["just", "a", "list"]',
+    }.items():
         (submissions / student).mkdir()
         (submissions / student / f"{LAB}.ipynb").write_text(content)
     (submissions / "non_utf8").mkdir()
@@ -195,20 +355,39 @@ def graded(tmp_path_factory):
     shutil.copy(SOURCE, submissions / "renamed" / "my_lab_final.ipynb")
 
     before, repo_before = tree_digest(submissions), repo_digest()
-    settings = Settings(lab=LAB, course=ROOT / "labs", out=out, cell_timeout=40, memory_bytes=int(1.5 * 2**30), sandboxed=SANDBOXED)
+    settings = Settings(
+        lab=LAB,
+        course=ROOT / "labs",
+        out=out,
+        cell_timeout=40,
+        memory_bytes=int(1.5 * 2**30),
+        sandboxed=SANDBOXED,
+    )
     start = time.perf_counter()
     results = {r["student"]: r for r in grade_folder(settings, submissions, jobs=2, progress=False)}
     seconds = time.perf_counter() - start
-    left = subprocess.run(["pgrep", "-f", f"sleep {SLEEP}"], capture_output=True, text=True).stdout.strip()
-    return {"results": results, "submissions": submissions, "out": out, "before": before, "repo_before": repo_before,
-            "settings": settings, "seconds": seconds, "left": left}
+    left = subprocess.run(
+        ["pgrep", "-f", f"sleep {SLEEP}"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "results": results,
+        "submissions": submissions,
+        "out": out,
+        "before": before,
+        "repo_before": repo_before,
+        "settings": settings,
+        "seconds": seconds,
+        "left": left,
+    }
 
 
 def test_honest_submissions_keep_full_marks(graded):
     r = graded["results"]
     for student in (*HONEST, "large_outputs", "lone_surrogate", "nbformat3", "renamed"):
         assert (r[student]["status"], r[student]["score"]) == ("graded", 10), (student, r[student])
-    assert not r["honest_extras"]["flags"], "display, plotting, warnings, prints and %matplotlib are fine"
+    assert not r["honest_extras"]["flags"], (
+        "display, plotting, warnings, prints and %matplotlib are fine"
+    )
     assert any("nbformat 3" in n for n in r["nbformat3"]["notes"])
     assert any("not valid Unicode" in n for n in r["lone_surrogate"]["notes"])
     assert (r["blank"]["score"], r["partial"]["score"], r["partial2"]["score"]) == (0, 3, 7)
@@ -217,20 +396,35 @@ def test_honest_submissions_keep_full_marks(graded):
 def test_no_cheat_gains_a_point(graded):
     r = graded["results"]
     for student, (_, base) in CHEATS.items():
-        assert r[student]["score"] <= base, f"{student} gained {r[student]['score'] - base} points: {r[student]}"
-    assert r["cheat_syntax"]["status"] == "flagged" and any("cannot parse" in f for f in r["cheat_syntax"]["flags"])
+        assert r[student]["score"] <= base, (
+            f"{student} gained {r[student]['score'] - base} points: {r[student]}"
+        )
+    assert r["cheat_syntax"]["status"] == "flagged" and any(
+        "cannot parse" in f for f in r["cheat_syntax"]["flags"]
+    )
     assert r["cheat_hooks"]["status"] == "flagged"
     if SANDBOXED and CGROUPS:
-        assert any("memory limit" in reason for reason in r["cheat_memory"]["reasons"]), r["cheat_memory"]
+        assert any("memory limit" in reason for reason in r["cheat_memory"]["reasons"]), r[
+            "cheat_memory"
+        ]
 
 
 def test_bad_submissions_get_a_reason_and_the_run_goes_on(graded):
     r = graded["results"]
-    expected = {"missing": "no notebook found", "bad_json": "not valid JSON", "deep_json": "nested too deeply", "non_utf8": "not valid UTF-8",
-                "not_a_notebook": "not a Jupyter notebook", "symlinked": "symbolic link", "infinite_loop": "longer than the limit",
-                "crashed_kernel": "kernel died"}
+    expected = {
+        "missing": "no notebook found",
+        "bad_json": "not valid JSON",
+        "deep_json": "nested too deeply",
+        "non_utf8": "not valid UTF-8",
+        "not_a_notebook": "not a Jupyter notebook",
+        "symlinked": "symbolic link",
+        "infinite_loop": "longer than the limit",
+        "crashed_kernel": "kernel died",
+    }
     for student, phrase in expected.items():
-        assert r[student]["score"] == 0 and any(phrase in reason for reason in r[student]["reasons"]), (student, r[student]["reasons"])
+        assert r[student]["score"] == 0 and any(
+            phrase in reason for reason in r[student]["reasons"]
+        ), (student, r[student]["reasons"])
     assert r["unhashable_metadata"]["status"] == "graded"
     table = (graded["out"] / "grades.csv").read_text()
     for student, phrase in expected.items():
@@ -239,7 +433,9 @@ def test_bad_submissions_get_a_reason_and_the_run_goes_on(graded):
 
 
 def test_nothing_outside_scratch_changes_and_no_process_is_left(graded):
-    assert tree_digest(graded["submissions"]) == graded["before"], "submissions must never be modified"
+    assert tree_digest(graded["submissions"]) == graded["before"], (
+        "submissions must never be modified"
+    )
     assert repo_digest() == graded["repo_before"], "the repository must never be modified"
     assert not graded["left"], f"processes left behind: {graded['left']}"
     if SANDBOXED:
@@ -247,7 +443,10 @@ def test_nothing_outside_scratch_changes_and_no_process_is_left(graded):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{graded['out'] / 'gradebook.db'}") as gb:
-        recorded = {s: gb.find_submission(LAB, s).score for s in ("correct", "blank", "partial", "cheat_root")}
+        recorded = {
+            s: gb.find_submission(LAB, s).score
+            for s in ("correct", "blank", "partial", "cheat_root")
+        }
     assert recorded == {"correct": 10, "blank": 0, "partial": 3, "cheat_root": 0}
 
 
@@ -266,24 +465,34 @@ def test_feedback_is_instructor_text_only(graded):
     assert result["messages"]["test_delta_energy"] == messages["test_delta_energy"]
     for student, r in graded["results"].items():
         for grade_id, message in r["messages"].items():
-            assert message in (messages.get(grade_id), "not checked (see the reason above)"), (student, message)
+            assert message in (messages.get(grade_id), "not checked (see the reason above)"), (
+                student,
+                message,
+            )
 
 
 def test_regrading_is_idempotent_and_resumable(graded):
     out, settings = graded["out"], graded["settings"]
     table = (out / "grades.csv").read_text()
     (out / "results" / "partial.json").unlink()
-    again = {r["student"]: r for r in grade_folder(settings, graded["submissions"], jobs=1, resume=True, progress=False)}
+    again = {
+        r["student"]: r
+        for r in grade_folder(settings, graded["submissions"], jobs=1, resume=True, progress=False)
+    }
     assert (out / "grades.csv").read_text() == table
     assert again["partial"]["score"] == 3 and len(again) == len(graded["results"])
     print(f"red-team run: {len(graded['results'])} submissions in {graded['seconds']:.0f} s")
 
 
 def _probe(call: str) -> Item:
-    return Item("probe", 1, (), call, lambda rng: [Case({"x": np.int64(0)}, lambda out: True)], "probe")
+    return Item(
+        "probe", 1, (), call, lambda rng: [Case({"x": np.int64(0)}, lambda out: True)], "probe"
+    )
 
 
-@pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not installed: the sandbox cannot be checked here")
+@pytest.mark.skipif(
+    not SANDBOXED, reason="bubblewrap is not installed: the sandbox cannot be checked here"
+)
 def test_sandbox_is_unprivileged_minimal_and_pinned(tmp_path):
     """What the kernel sees, reported back as plain data through a graded item."""
     call = """import os, socket
@@ -315,22 +524,43 @@ result = {
         return True
 
     cases = {"probe": [Case({"x": np.int64(0)}, keep)]}
-    settings = Settings(lab=LAB, course=ROOT / "labs", out=tmp_path / "out", cell_timeout=60, memory_bytes=2 * 2**30)
-    outcome = run_notebook(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), settings, lab, cases)
+    settings = Settings(
+        lab=LAB, course=ROOT / "labs", out=tmp_path / "out", cell_timeout=60, memory_bytes=2 * 2**30
+    )
+    outcome = run_notebook(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), settings, lab, cases
+    )
     assert outcome["passed"] == {"probe": True}, outcome
     assert seen["uid"] != 0 and seen["cap"] == 0, seen
     assert seen["nprocs"] <= 3, "the kernel sees only its own processes"
-    assert not seen["network"] and not seen["course_checkout"] and not seen["root_home"] and not seen["write_usr"] and not seen["write_etc"], seen
-    assert not seen["reference"], "the lab's reference implementation is removed from the sandbox's course_lib"
+    assert (
+        not seen["network"]
+        and not seen["course_checkout"]
+        and not seen["root_home"]
+        and not seen["write_usr"]
+        and not seen["write_etc"]
+    ), seen
+    assert not seen["reference"], (
+        "the lab's reference implementation is removed from the sandbox's course_lib"
+    )
     assert seen["threads"] == 1 and seen["omp"] == 1 and not seen["secret_env"], seen
 
 
 def last_solution_blanked(path: Path) -> tuple[nbformat.NotebookNode, set[str]]:
     """The instructor source with its last solution cell reverted to the release stub; the names it defines."""
     nb = nbformat.read(path, as_version=4)
-    cell = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"][-1]
+    cell = [
+        c
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"
+    ][-1]
     names = set(re.findall(r"^(?:def|class) (\w+)", cell.source, re.M))
-    cell.source = re.sub(r"([ \t]*)### BEGIN SOLUTION\n.*?### END SOLUTION", r"\1raise NotImplementedError()", cell.source, flags=re.S)
+    cell.source = re.sub(
+        r"([ \t]*)### BEGIN SOLUTION\n.*?### END SOLUTION",
+        r"\1raise NotImplementedError()",
+        cell.source,
+        flags=re.S,
+    )
     return nb, names
 
 
@@ -341,7 +571,10 @@ def test_round_trip_every_lab(lab_source, tmp_path):
     lab = lab_source.name
     name = next(lab_source.glob("*.ipynb")).name
     submissions = tmp_path / "submissions"
-    for student, path in (("source", lab_source / name), ("release", ROOT / "labs" / "release" / lab / name)):
+    for student, path in (
+        ("source", lab_source / name),
+        ("release", ROOT / "labs" / "release" / lab / name),
+    ):
         (submissions / student).mkdir(parents=True)
         shutil.copy(path, submissions / student / name)
     partial, blanked = last_solution_blanked(lab_source / name)
@@ -349,19 +582,32 @@ def test_round_trip_every_lab(lab_source, tmp_path):
     nbformat.write(partial, submissions / "partial" / name)
     settings = Settings(lab=lab, course=ROOT / "labs", out=tmp_path / "out", sandboxed=SANDBOXED)
     results = {r["student"]: r for r in grade_folder(settings, submissions, jobs=2, progress=False)}
-    assert results["source"]["status"] == "graded" and results["source"]["score"] == results["source"]["max_score"] > 0, results["source"]
+    assert (
+        results["source"]["status"] == "graded"
+        and results["source"]["score"] == results["source"]["max_score"] > 0
+    ), results["source"]
     assert results["release"]["score"] == 0
     spec = items.load_lab(ROOT / "labs", lab)
     points = notebooks.graded_cells(nbformat.read(lab_source / name, as_version=4))
-    assert {i.id: float(i.points) for i in spec.items} == points, "graded items match the notebook's test cells"
+    assert {i.id: float(i.points) for i in spec.items} == points, (
+        "graded items match the notebook's test cells"
+    )
     lost = sum(i.points for i in spec.items if set(i.functions) & blanked)
     assert 0 < lost < results["source"]["max_score"]
     assert results["partial"]["score"] == results["source"]["max_score"] - lost, results["partial"]
-    print(f"{lab}: source {results['source']['score']:g}, release {results['release']['score']:g}, partial {results['partial']['score']:g} "
-          f"of {results['source']['max_score']:g}")
+    print(
+        f"{lab}: source {results['source']['score']:g}, release {results['release']['score']:g}, partial {results['partial']['score']:g} "
+        f"of {results['source']['max_score']:g}"
+    )
 
 
 def test_command_line_reports_usage_errors(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "course_grader", "grade", "no_such_lab", str(tmp_path)], capture_output=True, text=True, env=subprocess_env(), cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "course_grader", "grade", "no_such_lab", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and "no lab 'no_such_lab'" in done.stderr
     assert {p.stem for p in (ROOT / "labs" / "items").glob("*.py")} >= {p.name for p in LAB_SOURCES}

@@ -8,7 +8,6 @@ import subprocess
 
 import nbformat
 import pytest
-
 from conftest import LAB_SOURCES, ROOT, subprocess_env
 
 WARNING_LAB = LAB_SOURCES[0].name
@@ -16,8 +15,12 @@ REGION = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
 
 
 def nbgrader(args, course, env):
-    result = subprocess.run(["nbgrader", *args], cwd=course, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    result = subprocess.run(
+        ["nbgrader", *args], cwd=course, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, (
+        f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
     return result
 
 
@@ -28,7 +31,9 @@ def with_warnings(source_nb):
         if "### BEGIN SOLUTION" in cell.source:
             cell.source = re.sub(
                 r"^(\s*)### BEGIN SOLUTION\n",
-                lambda m: f"{m.group(0)}{m.group(1)}import warnings\n{m.group(1)}warnings.warn('an honest student warning')\n",
+                lambda m: (
+                    f"{m.group(0)}{m.group(1)}import warnings\n{m.group(1)}warnings.warn('an honest student warning')\n"
+                ),
                 cell.source,
                 flags=re.M,
             )
@@ -44,8 +49,13 @@ def graded(request, tmp_path_factory):
     shutil.copytree(request.param, course / "source" / lab)
     nbgrader(["generate_assignment", lab, "--force"], course, env)
     submissions = {
-        "instructor": {p.name: nbformat.read(p, as_version=4) for p in request.param.glob("*.ipynb")},
-        "blank": {p.name: nbformat.read(p, as_version=4) for p in (course / "release" / lab).glob("*.ipynb")},
+        "instructor": {
+            p.name: nbformat.read(p, as_version=4) for p in request.param.glob("*.ipynb")
+        },
+        "blank": {
+            p.name: nbformat.read(p, as_version=4)
+            for p in (course / "release" / lab).glob("*.ipynb")
+        },
     }
     if lab == WARNING_LAB:  # how nbgrader treats warnings is a setting of the course, not of a lab
         submissions["warns"] = {p.name: with_warnings(p) for p in request.param.glob("*.ipynb")}
@@ -59,7 +69,10 @@ def graded(request, tmp_path_factory):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {s: (gb.find_submission(lab, s).score, gb.find_submission(lab, s).max_score) for s in submissions}
+        scores = {
+            s: (gb.find_submission(lab, s).score, gb.find_submission(lab, s).max_score)
+            for s in submissions
+        }
     return {"lab": lab, "course": course, "scores": scores, "source": request.param}
 
 
@@ -74,7 +87,9 @@ def test_unmodified_release_scores_zero(graded):
 
 def test_warning_from_an_honest_solution_is_not_penalized(graded):
     if graded["lab"] != WARNING_LAB:
-        pytest.skip(f"checked once, on {WARNING_LAB}: warnings are handled by the course's settings")
+        pytest.skip(
+            f"checked once, on {WARNING_LAB}: warnings are handled by the course's settings"
+        )
     score, max_score = graded["scores"]["warns"]
     assert score == max_score
 
@@ -91,7 +106,11 @@ def test_release_contains_no_solution_or_hidden_test_text(graded):
         secret -= public  # lines that also appear in visible text are not secrets
         assert secret, "the source should have solution text"
         release_path = graded["course"] / "release" / graded["lab"] / source.name
-        release_lines = {line.strip() for cell in nbformat.read(release_path, as_version=4).cells for line in cell.source.splitlines()}
+        release_lines = {
+            line.strip()
+            for cell in nbformat.read(release_path, as_version=4).cells
+            for line in cell.source.splitlines()
+        }
         leaked = sorted(secret & release_lines)
         assert not leaked, f"release leaks: {leaked[:3]}"
         assert "BEGIN HIDDEN TESTS" in text and "BEGIN HIDDEN TESTS" not in release_path.read_text()
@@ -103,4 +122,6 @@ def test_committed_release_is_up_to_date(graded):
         committed = ROOT / "labs" / "release" / graded["lab"] / generated.name
         assert committed.exists(), f"missing {committed}; run make release"
         a, b = nbformat.read(generated, as_version=4), nbformat.read(committed, as_version=4)
-        assert [(c.cell_type, c.source, c.metadata) for c in a.cells] == [(c.cell_type, c.source, c.metadata) for c in b.cells], "run make release"
+        assert [(c.cell_type, c.source, c.metadata) for c in a.cells] == [
+            (c.cell_type, c.source, c.metadata) for c in b.cells
+        ], "run make release"

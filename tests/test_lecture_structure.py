@@ -18,7 +18,6 @@ import re
 
 import nbformat
 import pytest
-
 from conftest import LECTURES, ROOT
 
 PLOTTING = re.compile(r"\bplt\.|\bax\w*\.(plot|imshow|hist|scatter|bar|errorbar|fill_between)\(")
@@ -38,7 +37,9 @@ def test_header_names_prerequisites_time_and_objectives(lecture):
     path, nb = lecture
     head = markdown(nb)[0]
     assert "Prerequisites" in head, f"{path.name}: the first cell names the prerequisites"
-    assert re.search(r"about \d+ min|\d+(\.\d+)? ?h(ours?)?\b", head), f"{path.name}: an estimated time"
+    assert re.search(r"about \d+ min|\d+(\.\d+)? ?h(ours?)?\b", head), (
+        f"{path.name}: an estimated time"
+    )
     assert "Learning objectives" in head, f"{path.name}: the learning objectives"
 
 
@@ -73,7 +74,9 @@ def test_ends_with_lab_link_and_references(lecture):
     assert f"labs/release/{path.stem}/" in tail, f"{path.name}: links to its lab at the end"
     assert "## References" in tail, f"{path.name}: ends with a References section"
     references = tail.split("## References", 1)[1]
-    assert len(re.findall(r"(?m)^[*-] |^\d+\. ", references)) >= 2, f"{path.name}: full reference entries"
+    assert len(re.findall(r"(?m)^[*-] |^\d+\. ", references)) >= 2, (
+        f"{path.name}: full reference entries"
+    )
 
 
 def test_checks_are_apart_from_teaching_code_and_print_what_they_checked(lecture):
@@ -82,9 +85,13 @@ def test_checks_are_apart_from_teaching_code_and_print_what_they_checked(lecture
         if cell.cell_type != "code" or not re.search(r"(?m)^\s*assert ", cell.source):
             continue
         first = cell.source.strip().splitlines()[0][:60]
-        assert not PLOTTING.search(cell.source), f"{path.name}: cell {first!r} both plots and asserts"
+        assert not PLOTTING.search(cell.source), (
+            f"{path.name}: cell {first!r} both plots and asserts"
+        )
         printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-        assert re.search(r"(?m)^check:", printed), f"{path.name}: cell {first!r} prints no 'check:' line"
+        assert re.search(r"(?m)^check:", printed), (
+            f"{path.name}: cell {first!r} prints no 'check:' line"
+        )
 
 
 def test_every_figure_is_followed_by_its_takeaway(lecture):
@@ -97,7 +104,9 @@ def test_every_figure_is_followed_by_its_takeaway(lecture):
         following = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
         ok = following is not None and following.cell_type == "markdown"
         ok = ok and following.source.lstrip().startswith("**Takeaway.**")
-        assert ok, f"{path.name}: the figure of cell {cell.execution_count} has no takeaway after it"
+        assert ok, (
+            f"{path.name}: the figure of cell {cell.execution_count} has no takeaway after it"
+        )
 
 
 def test_no_progress_bar_is_committed(lecture):
@@ -105,7 +114,9 @@ def test_no_progress_bar_is_committed(lecture):
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = str(output.get("data", {}).get("text/plain", "")) + str(output.get("text", ""))
-            assert not PROGRESS.search(text), f"{path.name}: cell {cell.execution_count} has a progress bar"
+            assert not PROGRESS.search(text), (
+                f"{path.name}: cell {cell.execution_count} has a progress bar"
+            )
 
 
 def test_displayed_library_code_fits_on_screen():

@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from course_lib import grading, ising
-from course_lib.notebook import default_device, progress, seed_everything, show_source, use_course_style
+from course_lib.notebook import (
+    default_device,
+    progress,
+    seed_everything,
+    show_source,
+    use_course_style,
+)
 
 
 def test_seed_everything_makes_all_generators_repeatable():

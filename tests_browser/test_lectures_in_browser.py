@@ -35,7 +35,10 @@ SHOTS = ROOT / "build" / "screenshots"
 REDRAW_S = 60  # seconds a slider's callback may take to redraw its figure
 TRACEBACK = ".jp-OutputArea-output:has-text('Traceback (most recent call last)')"
 # Skipped where Chromium is missing, except on CI, where a missing browser must fail the run.
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (apt-get install chromium)",
+)
 
 
 def free_port() -> int:
@@ -52,23 +55,49 @@ def lab_server():
 
 def serve_lab(home: Path):
     notebooks = home / "lectures"
-    shutil.copytree(ROOT / "lectures", notebooks)  # autosave writes into the copies, never into the repository
+    shutil.copytree(
+        ROOT / "lectures", notebooks
+    )  # autosave writes into the copies, never into the repository
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     notebook_settings = home / "settings" / "@jupyterlab" / "notebook-extension"
     notebook_settings.mkdir(parents=True)
-    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')  # render every cell
-    env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"), MPLCONFIGDIR=str(home / "mpl"),
-               COURSE_QUIET="1", PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    (notebook_settings / "tracker.jupyterlab-settings").write_text(
+        '{"windowingMode": "none"}'
+    )  # render every cell
+    env = dict(
+        os.environ,
+        HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        MPLCONFIGDIR=str(home / "mpl"),
+        COURSE_QUIET="1",
+        PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    )
     port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={notebooks}", f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = open(home / "server.log", "w")
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -94,16 +123,34 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
-        pytest.fail("Chromium is not installed (apt-get install chromium); CI requires the browser tests")
-    with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="course-browser-profile-") as profile:
+        pytest.fail(
+            "Chromium is not installed (apt-get install chromium); CI requires the browser tests"
+        )
+    with (
+        sync_playwright() as p,
+        tempfile.TemporaryDirectory(prefix="course-browser-profile-") as profile,
+    ):
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, viewport={"width": 1400, "height": 1000},
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         blocked = []
 
         def loopback_only(route):
-            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            if route.request.url.startswith(
+                ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+            ):
                 return route.continue_()
             blocked.append(route.request.url)
             return route.abort()
@@ -124,19 +171,27 @@ def wait_until(condition, timeout_s: float, interval_s: float = 0.5) -> bool:
 
 def wait_idle(page, timeout_s: float) -> None:
     """The kernel is idle (status bar) and no cell is queued or running (no `[*]` prompt)."""
+
     def idle() -> bool:
-        return "Idle" in page.locator("#jp-main-statusbar").inner_text() and page.locator(".jp-InputPrompt:has-text('[*]')").count() == 0
+        return (
+            "Idle" in page.locator("#jp-main-statusbar").inner_text()
+            and page.locator(".jp-InputPrompt:has-text('[*]')").count() == 0
+        )
 
     if not wait_until(idle, timeout_s, 1.0):
         page.screenshot(path=str(SHOTS / "busy.png"))
-        raise AssertionError(f"kernel still busy after {timeout_s} s: {page.locator('#jp-main-statusbar').inner_text()!r}")
+        raise AssertionError(
+            f"kernel still busy after {timeout_s} s: {page.locator('#jp-main-statusbar').inner_text()!r}"
+        )
 
 
 def shut_down_kernels(url: str, token: str) -> None:
     """Stop every kernel the page started, so that lectures do not compete for the two cores."""
     sessions = json.load(urllib.request.urlopen(f"{url}/api/sessions?token={token}", timeout=10))
     for session in sessions:
-        request = urllib.request.Request(f"{url}/api/sessions/{session['id']}?token={token}", method="DELETE")
+        request = urllib.request.Request(
+            f"{url}/api/sessions/{session['id']}?token={token}", method="DELETE"
+        )
         urllib.request.urlopen(request, timeout=30)
 
 
@@ -153,12 +208,18 @@ def assert_no_errors(page, name: str, console_errors: list[str]) -> None:
     is where an exception in a widget's `observe` callback ends up."""
     tracebacks = page.locator(TRACEBACK).count()
     assert tracebacks == 0, f"{name}: {tracebacks} outputs show a traceback"
-    warnings = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    assert warnings.count() == 0, f"{name}: {warnings.count()} outputs write to stderr, the first: {warnings.first.inner_text()[:300]!r}"
+    warnings = page.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    )
+    assert warnings.count() == 0, (
+        f"{name}: {warnings.count()} outputs write to stderr, the first: {warnings.first.inner_text()[:300]!r}"
+    )
     broken = page.locator(".jp-OutputArea-output:has-text('Error displaying widget')").count()
     assert broken == 0, f"{name}: {broken} widgets show 'Error displaying widget'"
     log = page.locator(".jp-LogConsoleStatusItem .jp-StatusBar-GroupItem")
-    assert log.count() == 0, f"{name}: the log console holds messages ({log.first.get_attribute('title')}); open View > Show Log Console"
+    assert log.count() == 0, (
+        f"{name}: the log console holds messages ({log.first.get_attribute('title')}); open View > Show Log Console"
+    )
     assert not console_errors, f"{name}: widget errors in the browser console: {console_errors[:3]}"
 
 
@@ -173,7 +234,9 @@ def open_and_run_all(page, url: str, token: str, notebook: Path) -> None:
     wait_idle(page, 600)
     loading = page.locator(".jp-OutputArea-output:has-text('Loading widget')")
     if not wait_until(lambda: loading.count() == 0, 60):
-        raise AssertionError(f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' a minute after the last cell ran")
+        raise AssertionError(
+            f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' a minute after the last cell ran"
+        )
 
 
 def assert_math_typeset(page, name: str) -> None:
@@ -181,9 +244,13 @@ def assert_math_typeset(page, name: str) -> None:
     reports no error."""
     raw = page.locator(".jp-RenderedMarkdown:has-text('$')")
     wait_until(lambda: raw.count() == 0, 30)
-    assert raw.count() == 0, f"{name}: {raw.count()} Markdown cells show raw TeX, the first: {raw.first.inner_text()[:200]!r}"
+    assert raw.count() == 0, (
+        f"{name}: {raw.count()} Markdown cells show raw TeX, the first: {raw.first.inner_text()[:200]!r}"
+    )
     errors = page.locator(".jp-RenderedMarkdown mjx-merror")
-    assert errors.count() == 0, f"{name}: MathJax could not typeset {errors.count()} formulas, the first: {errors.first.get_attribute('data-mjx-error')!r}"
+    assert errors.count() == 0, (
+        f"{name}: MathJax could not typeset {errors.count()} formulas, the first: {errors.first.get_attribute('data-mjx-error')!r}"
+    )
 
 
 def assert_details_render(page, notebook: Path) -> None:
@@ -191,13 +258,19 @@ def assert_details_render(page, notebook: Path) -> None:
     Markdown: no literal `**` or backquote left, formulas typeset."""
     import nbformat
 
-    sources = [c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"]
+    sources = [
+        c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"
+    ]
     expected = sum(s.count("<details") for s in sources)
     blocks = page.locator(".jp-RenderedMarkdown details")
-    assert blocks.count() >= expected, f"{notebook.name}: {expected} <details> blocks written, {blocks.count()} rendered"
+    assert blocks.count() >= expected, (
+        f"{notebook.name}: {expected} <details> blocks written, {blocks.count()} rendered"
+    )
     if not expected:
         return
-    page.evaluate("() => document.querySelectorAll('.jp-RenderedMarkdown details').forEach(d => { d.open = true; })")
+    page.evaluate(
+        "() => document.querySelectorAll('.jp-RenderedMarkdown details').forEach(d => { d.open = true; })"
+    )
     # the text outside code and formulas (a solution's code sketch may well contain `**`)
     prose = page.evaluate("""() => Array.from(document.querySelectorAll('.jp-RenderedMarkdown details')).map(d => {
         const copy = d.cloneNode(true);
@@ -207,7 +280,8 @@ def assert_details_render(page, notebook: Path) -> None:
     assert not raw, f"{notebook.name}: raw Markdown in an opened <details> block: {raw[0][:200]!r}"
     if any("$" in s.split("<details", 1)[-1] for s in sources if "<details" in s):
         assert page.locator(".jp-RenderedMarkdown details mjx-container").count() > 0, (
-            f"{notebook.name}: no typeset formula inside the <details> blocks")
+            f"{notebook.name}: no typeset formula inside the <details> blocks"
+        )
 
 
 def move_to_end(handle, readout, before: str) -> str:
@@ -216,7 +290,9 @@ def move_to_end(handle, readout, before: str) -> str:
     for key, end in (("End", "aria-valuemax"), ("Home", "aria-valuemin")):
         handle.press(key)
         if wait_until(lambda: readout.inner_text() != before, 10, 0.2):
-            assert handle.get_attribute("aria-valuenow") == handle.get_attribute(end), f"{key} did not move the slider to its end"
+            assert handle.get_attribute("aria-valuenow") == handle.get_attribute(end), (
+                f"{key} did not move the slider to its end"
+            )
             return readout.inner_text()
     raise AssertionError(f"neither End nor Home changed the slider's displayed value {before!r}")
 
@@ -227,13 +303,22 @@ def check_lecture(notebook: Path, url: str, token: str, browser) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = context.new_page()
     console_errors: list[str] = []
-    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" and "widget" in msg.text.lower() else None)
+    page.on(
+        "console",
+        lambda msg: (
+            console_errors.append(msg.text)
+            if msg.type == "error" and "widget" in msg.text.lower()
+            else None
+        ),
+    )
     open_and_run_all(page, url, token, notebook)
     assert_no_errors(page, notebook.name, console_errors)
     assert_math_typeset(page, notebook.name)
     assert_details_render(page, notebook)
 
-    page.locator(".jp-CodeCell", has_text="widgets.interact(").last.scroll_into_view_if_needed(timeout=60_000)
+    page.locator(".jp-CodeCell", has_text="widgets.interact(").last.scroll_into_view_if_needed(
+        timeout=60_000
+    )
     interact = page.locator(".widget-interact").first
     slider = interact.locator(".widget-slider").first
     slider.wait_for(timeout=60_000)
@@ -251,16 +336,26 @@ def check_lecture(notebook: Path, url: str, token: str, browser) -> None:
     handle = slider.locator(".noUi-handle").first
     handle.focus()
     after_value = move_to_end(handle, readout, before_value)
-    wait_until(lambda: figure() not in (None, before_src) or page.locator(TRACEBACK).count() > 0, REDRAW_S, 0.3)
+    wait_until(
+        lambda: figure() not in (None, before_src) or page.locator(TRACEBACK).count() > 0,
+        REDRAW_S,
+        0.3,
+    )
     time.sleep(1)  # let the figure settle
     assert_no_errors(page, notebook.name, console_errors)
-    assert figure() not in (None, before_src), f"moving the slider from {before_value} to {after_value} did not redraw the figure"
+    assert figure() not in (None, before_src), (
+        f"moving the slider from {before_value} to {after_value} did not redraw the figure"
+    )
     image = interact.locator(".widget-output img").first
-    assert image.evaluate("img => img.complete && img.naturalWidth > 100"), "the redrawn figure is not a loaded image"
+    assert image.evaluate("img => img.complete && img.naturalWidth > 100"), (
+        "the redrawn figure is not a loaded image"
+    )
     interact.screenshot(path=str(SHOTS / f"{notebook.stem}_after.png"))
     page.screenshot(path=str(SHOTS / f"{notebook.stem}_page.png"))
     page.close()
-    assert not blocked, f"{notebook.name}: the page asked for outside addresses (blocked): {blocked[:3]}"
+    assert not blocked, (
+        f"{notebook.name}: the page asked for outside addresses (blocked): {blocked[:3]}"
+    )
 
 
 @pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
@@ -287,43 +382,72 @@ def draw(x=0):
     plt.plot([0, 1], [0, x]); plt.xlabel("t"); plt.ylabel("y"); plt.show()
 """
 BROKEN = {
-    "callback_error": (FIGURE + """box = widgets.interact(draw, x=(0, 10))
+    "callback_error": (
+        FIGURE
+        + """box = widgets.interact(draw, x=(0, 10))
 
 def broken(change):
     raise ValueError("broken callback")
 
-box.widget.children[0].observe(broken, "value")""", "log console holds messages"),
-    "figure_error": (FIGURE + """def draw_broken(x=0):
+box.widget.children[0].observe(broken, "value")""",
+        "log console holds messages",
+    ),
+    "figure_error": (
+        FIGURE
+        + """def draw_broken(x=0):
     if x > 5:
         raise ValueError("broken figure")
     draw(x)
 
-widgets.interact(draw_broken, x=(0, 10))""", "show a traceback"),
-    "warning_in_figure": (FIGURE + """import warnings
+widgets.interact(draw_broken, x=(0, 10))""",
+        "show a traceback",
+    ),
+    "warning_in_figure": (
+        FIGURE
+        + """import warnings
 
 def draw_noisy(x=0):
     if x > 5:
         warnings.warn("the figure is unreliable here")
     draw(x)
 
-widgets.interact(draw_noisy, x=(0, 10))""", "write to stderr"),
-    "missing_model": (FIGURE + """widgets.interact(draw, x=(0, 10))
+widgets.interact(draw_noisy, x=(0, 10))""",
+        "write to stderr",
+    ),
+    "missing_model": (
+        FIGURE
+        + """widgets.interact(draw, x=(0, 10))
 display({"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}}, raw=True)""",
-                      "Loading widget|Error displaying widget"),
-    "figure_ignores_slider": ("""import ipywidgets as widgets
+        "Loading widget|Error displaying widget",
+    ),
+    "figure_ignores_slider": (
+        """import ipywidgets as widgets
 import matplotlib.pyplot as plt
 
 def draw(x=0):
     plt.plot([0, 1], [0, 1]); plt.xlabel("t"); plt.ylabel("y"); plt.show()
 
-widgets.interact(draw, x=(0, 10))""", "did not redraw the figure"),
-    "outside_request": (FIGURE + """from IPython.display import HTML
+widgets.interact(draw, x=(0, 10))""",
+        "did not redraw the figure",
+    ),
+    "outside_request": (
+        FIGURE
+        + """from IPython.display import HTML
 display(HTML('<img src="https://example.com/logo.png" alt="a picture from the internet">'))
-widgets.interact(draw, x=(0, 10))""", "outside addresses"),
-    "bad_formula": (FIGURE + "widgets.interact(draw, x=(0, 10))", "raw TeX", r"The energy is $E = \frac{1}{2$."),
+widgets.interact(draw, x=(0, 10))""",
+        "outside addresses",
+    ),
+    "bad_formula": (
+        FIGURE + "widgets.interact(draw, x=(0, 10))",
+        "raw TeX",
+        r"The energy is $E = \frac{1}{2$.",
+    ),
     # no blank line after <summary>: the block is raw HTML and its Markdown is never rendered
-    "raw_details": (FIGURE + "widgets.interact(draw, x=(0, 10))", "raw Markdown",
-                    "<details><summary>Answer</summary>\nThe energy is **lowest** when spins align.\n</details>"),
+    "raw_details": (
+        FIGURE + "widgets.interact(draw, x=(0, 10))",
+        "raw Markdown",
+        "<details><summary>Answer</summary>\nThe energy is **lowest** when spins align.\n</details>",
+    ),
 }
 
 
@@ -337,7 +461,9 @@ def test_the_check_catches_a_broken_notebook(defect, lab_server, browser, monkey
     url, token, root = lab_server
     source, message, *markdown = BROKEN[defect]
     notebook = root / f"broken_{defect}.ipynb"
-    cells = [nbformat.v4.new_markdown_cell(text) for text in markdown] + [nbformat.v4.new_code_cell(source)]
+    cells = [nbformat.v4.new_markdown_cell(text) for text in markdown] + [
+        nbformat.v4.new_code_cell(source)
+    ]
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernel}), notebook)
     try:
