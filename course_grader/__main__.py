@@ -1,4 +1,5 @@
-"""Command line: ``python -m course_grader release [LAB]`` and ``python -m course_grader grade LAB SUBMISSIONS``."""
+"""Command line: ``python -m course_grader release [LAB]`` and
+``python -m course_grader grade LAB SUBMISSIONS``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""Grade a folder of submissions for one lab: sandboxed runs, marks decided by the grader, and outputs for
-instructors (nbgrader gradebook, CSV, summary) and students (feedback without hidden tests).
+"""Grade a folder of submissions for one lab: sandboxed runs, marks decided by the grader, and
+outputs for instructors (nbgrader gradebook, CSV, summary) and students (feedback without hidden
+tests).
 
     python -m course_grader grade LAB SUBMISSIONS [--out DIR] [--jobs N] [--resume]
 
-SUBMISSIONS holds one folder per student (named by the student id), each with the lab notebook, either
-directly or in a LAB subfolder (nbgrader's exchange layout). Nothing in SUBMISSIONS is ever written.
+SUBMISSIONS holds one folder per student (named by the student id), each with the lab notebook,
+either directly or in a LAB subfolder (nbgrader's exchange layout). Nothing in SUBMISSIONS is ever
+written.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def secret_seed(out: Path) -> int:
-    """The run's secret seed: kept in OUT/.secret/seed (mode 0600) so that a resumed run draws the same inputs.
-    The sandbox never sees OUT, and the seed is written to no report."""
+    """The run's secret seed: kept in OUT/.secret/seed (mode 0600) so that a resumed run draws the
+    same inputs. The sandbox never sees OUT, and the seed is written to no report."""
     path = out / ".secret" / "seed"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -79,7 +81,8 @@ class _NoOutputClient(NotebookClient):
 
 
 def _prepare_run_folder(settings: Settings, hide: dict[str, list[str]]) -> tuple[Path, Path]:
-    """(run folder, scratch): scratch is the only place the kernel may write; course/ holds the filtered course_lib."""
+    """(run folder, scratch): scratch is the only place the kernel may write; course/ holds the
+    filtered course_lib."""
     run_dir = Path(tempfile.mkdtemp(prefix="course-grader-"))
     os.chmod(run_dir, 0o755)
     scratch = run_dir / "scratch"
@@ -97,9 +100,11 @@ def run_notebook(
     lab: items.Lab | None = None,
     all_cases: dict | None = None,
 ) -> dict:
-    """Run the assembled notebook (without test cells) in a sandboxed kernel, then every graded item's cases.
+    """Run the assembled notebook (without test cells) in a sandboxed kernel, then every graded
+    item's cases.
 
-    Returns {"passed": {item id: bool}, "run": {item id: bool}, "stopped": reason or None, "oom": bool}."""
+    Returns {"passed": {item id: bool}, "run": {item id: bool}, "stopped": reason or None,
+    "oom": bool}."""
     lab_items = lab.items if lab else []
     run_dir, scratch = _prepare_run_folder(settings, lab.hide if lab else {})
     cgroup = (
@@ -147,10 +152,16 @@ def run_notebook(
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    stopped = f"a cell ran longer than the limit of {settings.cell_timeout} s (infinite loop?); later cells and the checks were not run"
+                    stopped = (
+                        f"a cell ran longer than the limit of {settings.cell_timeout} s "
+                        "(infinite loop?); later cells and the checks were not run"
+                    )
                     break
                 except DeadKernelError:
-                    stopped = "the Python kernel died (crash, os._exit or memory limit); later cells and the checks were not run"
+                    stopped = (
+                        "the Python kernel died (crash, os._exit or memory limit); "
+                        "later cells and the checks were not run"
+                    )
                     break
             for number, item in enumerate(lab_items if stopped is None else []):
                 if time.monotonic() > deadline:
@@ -173,19 +184,25 @@ def run_notebook(
                 try:
                     client.execute_cell(cell, len(notebook.cells) - 1)
                 except CellTimeoutError:
-                    stopped = f"the checks of {item.id!r} ran longer than the limit of {settings.cell_timeout} s; later checks were not run"
+                    stopped = (
+                        f"the checks of {item.id!r} ran longer than the limit of "
+                        f"{settings.cell_timeout} s; later checks were not run"
+                    )
                     ran.add(item.id)
                     passed[item.id] = False
                     break
                 except DeadKernelError:
-                    stopped = f"the Python kernel died during the checks of {item.id!r} (crash, os._exit or memory limit); later checks were not run"
+                    stopped = (
+                        f"the Python kernel died during the checks of {item.id!r} (crash, "
+                        "os._exit or memory limit); later checks were not run"
+                    )
                     ran.add(item.id)
                     passed[item.id] = False
                     break
                 ran.add(item.id)
                 passed[item.id] = all(
                     items.judge(case, items.read_result(Path(o), item.allow_nonfinite))
-                    for case, (_, o) in zip(cases, paths)
+                    for case, (_, o) in zip(cases, paths, strict=True)
                 )
                 for _, o in paths:  # a later item must not find this item's answers
                     for p in (Path(o), Path(o.replace("/out-", "/in-"))):
@@ -200,7 +217,8 @@ def run_notebook(
             traceback.print_exc()
         stopped = stopped or f"the notebook could not be run ({type(error).__name__} in the grader)"
     finally:
-        # nbclient leaves a kernel it did not create running: kill it (and, in the sandbox, everything it started)
+        # nbclient leaves a kernel it did not create running: kill it (and, in the sandbox,
+        # everything it started)
         try:
             if km.has_kernel:
                 run_sync(km.shutdown_kernel)(now=True)
@@ -226,7 +244,8 @@ def grade_student(folder: Path, settings: Settings) -> dict:
             "student": folder.name if STUDENT_ID.match(folder.name) else "invalid-id",
             "status": "error",
             "reasons": [
-                f"the submission could not be graded ({type(error).__name__} in the grader); an instructor must look at it"
+                f"the submission could not be graded ({type(error).__name__} in the grader); "
+                "an instructor must look at it"
             ],
             "notes": [],
             "flags": [],
@@ -387,7 +406,8 @@ def feedback_text(result: dict, lab: str) -> str:
     ]
     if result["status"] == "flagged":
         lines += [
-            "An instructor will look at some of your code; the score above was computed as for everyone.",
+            "An instructor will look at some of your code; "
+            "the score above was computed as for everyone.",
             "",
         ]
     for reason in result["reasons"]:
@@ -408,7 +428,8 @@ def feedback_text(result: dict, lab: str) -> str:
 
 
 def write_reports(settings: Settings, results: list[dict]) -> str:
-    """CSV, feedback files and the summary, all rebuilt from the per-student results (idempotent)."""
+    """CSV, feedback files and the summary, all rebuilt from the per-student results
+    (idempotent)."""
     results = sorted(results, key=lambda r: r["student"])
     questions = list(results[0]["max_scores"]) if results else []
     table = io.StringIO()
@@ -451,11 +472,13 @@ def grade_folder(
     resume: bool = False,
     progress: bool = True,
 ) -> list[dict]:
-    """Grade every student folder in ``submissions``; results are saved one by one so a run can resume."""
+    """Grade every student folder in ``submissions``; results are saved one by one so a run can
+    resume."""
     if not settings.sandboxed:
         print(
-            "WARNING: bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, with only time and "
-            "memory limits. Install it (Debian/Ubuntu: apt-get install bubblewrap) before grading real submissions."
+            "WARNING: bubblewrap (bwrap) is not available: student code runs WITHOUT a sandbox, "
+            "with only time and memory limits. Install it (Debian/Ubuntu: apt-get install "
+            "bubblewrap) before grading real submissions."
         )
     settings.out.mkdir(parents=True, exist_ok=True)
     if settings.seed is None:
@@ -482,8 +505,8 @@ def grade_folder(
     ).stem
     points = notebooks.graded_cells(nbformat.read(_source_path(settings), as_version=4))
     start = time.perf_counter()
-    # spawned, not forked: a forked worker inherits the caller's ZeroMQ and asyncio state (a notebook
-    # runner, a test worker) and can spin forever waiting for its kernel
+    # spawned, not forked: a forked worker inherits the caller's ZeroMQ and asyncio state (a
+    # notebook runner, a test worker) and can spin forever waiting for its kernel
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         max_workers=max(1, jobs), initializer=_worker_init, mp_context=spawn
@@ -500,7 +523,8 @@ def grade_folder(
                     "student": folder.name,
                     "status": "error",
                     "reasons": [
-                        "the grader's worker process died on this submission; grade it again or look at it"
+                        "the grader's worker process died on this submission; "
+                        "grade it again or look at it"
                     ],
                     "notes": [],
                     "flags": [],
@@ -517,7 +541,9 @@ def grade_folder(
             done[result["student"]] = result
             if progress:
                 print(
-                    f"[{count}/{len(todo)}] {result['student']}: {result['status']} {result['score']:g}/{result['max_score']:g} ({time.perf_counter() - start:.0f} s)",
+                    f"[{count}/{len(todo)}] {result['student']}: {result['status']} "
+                    f"{result['score']:g}/{result['max_score']:g} "
+                    f"({time.perf_counter() - start:.0f} s)",
                     flush=True,
                 )
     for result in done.values():  # idempotent: every run writes every grade again
@@ -528,8 +554,8 @@ def grade_folder(
 
 
 def _worker_init() -> None:
-    """One thread per grading worker for the grader's own reference computations (the workers already run in
-    parallel; spinning thread pools on a busy machine only slow everyone down)."""
+    """One thread per grading worker for the grader's own reference computations (the workers
+    already run in parallel; spinning thread pools on a busy machine only slow everyone down)."""
     for name in sandbox.THREADS:
         os.environ[name] = "1"
     try:

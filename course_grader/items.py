@@ -1,21 +1,23 @@
 """Graded items: what the grader asks a student's kernel to compute, and how it judges the answer.
 
-Each lab has a file ``labs/items/LAB.py`` (instructor-written, read only by the grader process, never
-copied into the sandbox or the student release). It defines
+Each lab has a file ``labs/items/LAB.py`` (instructor-written, read only by the grader process,
+never copied into the sandbox or the student release). It defines
 
-    HIDE   {course_lib module: [names]}: reference implementations removed from the sandbox's course_lib;
+    HIDE   {course_lib module: [names]}: reference implementations removed from the sandbox's
+           course_lib;
     ITEMS  [Item, ...]: one per test cell of the lab (same ``grade_id`` and points as the notebook).
 
-An ``Item`` names the student's function(s), a few lines of harness code that call them (``call``), a
-generator of *cases* drawn at grading time from a secret seed, and the message a student sees when the
-item fails. A ``Case`` holds plain input arrays and a ``check`` that runs in the grader: it receives the
-student's results as validated numeric arrays and compares them with the reference (``course_lib``).
+An ``Item`` names the student's function(s), a few lines of harness code that call them (``call``),
+a generator of *cases* drawn at grading time from a secret seed, and the message a student sees when
+the item fails. A ``Case`` holds plain input arrays and a ``check`` that runs in the grader: it
+receives the student's results as validated numeric arrays and compares them with the reference
+(``course_lib``).
 
 In the kernel, ``call`` runs with the case's inputs as local names (numpy arrays; 0-d arrays for
-scalars), ``np`` bound to numpy, and the student's names visible; it must set ``result`` to an array, a
-tuple of arrays or a dict of arrays (torch tensors are converted). Results cross the boundary as an
-uncompressed ``.npz`` written in the scratch folder and are read with ``allow_pickle=False``: no object
-of the student's ever reaches the grader.
+scalars), ``np`` bound to numpy, and the student's names visible; it must set ``result`` to an
+array, a tuple of arrays or a dict of arrays (torch tensors are converted). Results cross the
+boundary as an uncompressed ``.npz`` written in the scratch folder and are read with
+``allow_pickle=False``: no object of the student's ever reaches the grader.
 """
 
 from __future__ import annotations
@@ -128,10 +130,12 @@ def __course_grader_case(path_in, path_out, code):
 
 
 def harness_cell(item: Item, paths: list[tuple[str, str]], calls: list[str]) -> str:
-    """Source of the cell that runs every case of ``item`` in the kernel (errors are only a missing file)."""
+    """Source of the cell that runs every case of ``item`` in the kernel (errors are only a
+    missing file)."""
+    cases = [(i, o, c) for (i, o), c in zip(paths, calls, strict=True)]
     lines = [
         HARNESS,
-        "for __i, __o, __c in " + repr([(i, o, c) for (i, o), c in zip(paths, calls)]) + ":",
+        "for __i, __o, __c in " + repr(cases) + ":",
         "    try:",
         "        __course_grader_case(__i, __o, __c)",
         "    except Exception:",
@@ -146,7 +150,8 @@ def write_inputs(path: Path, inputs: dict[str, np.ndarray]) -> None:
     for k, v in arrays.items():
         if v.dtype.kind not in "biuf":
             raise TypeError(f"input {k} of an item is not numeric")
-    # the scratch folder belongs to the sandbox: never follow or reuse what the student may have put there
+    # the scratch folder belongs to the sandbox: never follow or reuse what the student may have
+    # put there
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -157,8 +162,8 @@ def write_inputs(path: Path, inputs: dict[str, np.ndarray]) -> None:
 
 
 def read_result(path: Path, allow_nonfinite: bool = False) -> dict[str, np.ndarray] | None:
-    """The arrays a case wrote, or None if missing or not plain numeric data. Never follows a symlink,
-    never unpickles, never reads more than ``MAX_RESULT_BYTES``."""
+    """The arrays a case wrote, or None if missing or not plain numeric data. Never follows a
+    symlink, never unpickles, never reads more than ``MAX_RESULT_BYTES``."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError:

@@ -1,9 +1,9 @@
 """Reading submissions defensively, and building the notebook that is actually graded.
 
-A submission is never trusted and never modified. Of a student's notebook only two kinds of cells are
-used: the *solution* cells (matched to the instructor's by their nbgrader ``grade_id``) and extra code
-cells the student added. Every other cell — setup, given code, and every test cell — comes from the
-instructor's source notebook, so edited or deleted tests cannot change a grade.
+A submission is never trusted and never modified. Of a student's notebook only two kinds of cells
+are used: the *solution* cells (matched to the instructor's by their nbgrader ``grade_id``) and
+extra code cells the student added. Every other cell — setup, given code, and every test cell —
+comes from the instructor's source notebook, so edited or deleted tests cannot change a grade.
 """
 
 from __future__ import annotations
@@ -71,19 +71,21 @@ def _regular(path: Path) -> bool:
 
 
 def find_notebook(folder: Path, expected: str, lab: str) -> tuple[Path, list[str]]:
-    """The student's notebook: ``folder/expected`` or ``folder/lab/expected`` (nbgrader exchange layout);
-    a single notebook under another name is accepted with a note. Symbolic links are never followed:
-    a linked notebook or folder gets a reason."""
+    """The student's notebook: ``folder/expected`` or ``folder/lab/expected`` (nbgrader exchange
+    layout); a single notebook under another name is accepted with a note. Symbolic links are never
+    followed: a linked notebook or folder gets a reason."""
     notes: list[str] = []
     subfolder = folder / lab
     if subfolder.is_symlink():
         raise Problem(
-            f"the folder {lab!r} in the submission is a symbolic link; submit the notebook file itself"
+            f"the folder {lab!r} in the submission is a symbolic link; "
+            "submit the notebook file itself"
         )
     for candidate in (folder / expected, subfolder / expected):
         if candidate.is_symlink():
             raise Problem(
-                f"{candidate.name!r} is a symbolic link, not a notebook file; submit the file itself"
+                f"{candidate.name!r} is a symbolic link, not a notebook file; "
+                "submit the file itself"
             )
         if _regular(candidate):
             return candidate, notes
@@ -104,12 +106,14 @@ def find_notebook(folder: Path, expected: str, lab: str) -> tuple[Path, list[str
     if not found:
         raise Problem(f"no notebook found (expected {expected!r})")
     raise Problem(
-        f"{len(found)} notebooks and none named {expected!r}: {', '.join(p.name for p in found[:5])}"
+        f"{len(found)} notebooks and none named {expected!r}: "
+        f"{', '.join(p.name for p in found[:5])}"
     )
 
 
 def read_bytes_nofollow(path: Path) -> bytes:
-    """The file's bytes, opened without following a symlink and refused if not a regular file or too large."""
+    """The file's bytes, opened without following a symlink and refused if not a regular file or too
+    large."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
@@ -124,7 +128,8 @@ def read_bytes_nofollow(path: Path) -> bytes:
             raise Problem(f"{path.name!r} is not a regular file")
         if info.st_size > MAX_READ_BYTES:
             raise Problem(
-                f"notebook is {info.st_size / 2**20:.0f} MB, more than the {MAX_READ_BYTES // 2**20} MB that are read"
+                f"notebook is {info.st_size / 2**20:.0f} MB, "
+                f"more than the {MAX_READ_BYTES // 2**20} MB that are read"
             )
         chunks, total = [], 0
         while total <= MAX_READ_BYTES:
@@ -177,9 +182,10 @@ def _from_v3(data: dict) -> dict:
 
 
 def parse_submission(raw: bytes) -> tuple[dict, list[str]]:
-    """Parse a submitted notebook without trusting it. Outputs and attachments are discarded *before* the
-    size limit applies, so a correct notebook with large plots is graded. Only what grading needs is kept:
-    for each cell its type, source (a str) and nbgrader grade_id/solution flags."""
+    """Parse a submitted notebook without trusting it. Outputs and attachments are discarded
+    *before* the size limit applies, so a correct notebook with large plots is graded. Only what
+    grading needs is kept: for each cell its type, source (a str) and nbgrader grade_id/solution
+    flags."""
     notes: list[str] = []
     try:
         text = raw.decode("utf-8")
@@ -228,7 +234,8 @@ def parse_submission(raw: bytes) -> tuple[dict, list[str]]:
         )
     if size > MAX_BYTES:
         raise Problem(
-            f"the notebook's code and text (outputs not counted) are {size / 2**20:.0f} MB, more than the {MAX_BYTES // 2**20} MB limit"
+            f"the notebook's code and text (outputs not counted) are {size / 2**20:.0f} MB, "
+            f"more than the {MAX_BYTES // 2**20} MB limit"
         )
     if replaced:
         notes.append("characters that are not valid Unicode were replaced")
@@ -283,8 +290,8 @@ def assemble(source: nbformat.NotebookNode, submission: dict) -> Assembled:
 
 
 def without_tests(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook minus its test cells: they give students immediate feedback, but marks come from the
-    graded items, and hidden tests never enter the sandbox."""
+    """The notebook minus its test cells: they give students immediate feedback, but marks come from
+    the graded items, and hidden tests never enter the sandbox."""
     cells = [c for c in notebook.cells if not _nbgrader(c).get("grade")]
     return nbformat.v4.new_notebook(cells=cells, metadata=notebook.metadata)
 
@@ -299,7 +306,8 @@ def graded_cells(source: nbformat.NotebookNode) -> dict[str, float]:
 
 
 def hidden_regions(source: nbformat.NotebookNode) -> dict[str, tuple[int, int]]:
-    """grade_id -> (first, last) 1-based line numbers of the hidden-test region inside that test cell."""
+    """grade_id -> (first, last) 1-based line numbers of the hidden-test region inside that test
+    cell."""
     regions = {}
     for cell in source.cells:
         meta = _nbgrader(cell)
@@ -311,7 +319,8 @@ def hidden_regions(source: nbformat.NotebookNode) -> dict[str, tuple[int, int]]:
 
 
 def secret_lines(source: nbformat.NotebookNode) -> list[str]:
-    """Lines of the hidden tests (stripped, longer than 20 characters): they must never reach a student."""
+    """Lines of the hidden tests (stripped, longer than 20 characters): they must never reach a
+    student."""
     lines = []
     for cell in source.cells:
         for match in HIDDEN.finditer(cell.source):

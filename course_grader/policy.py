@@ -1,12 +1,12 @@
 """Static review of student code, decided in the grader process before any of it runs.
 
 Test cells run in the same Python process as the student's code, so code that rewrites that process
-(monkeypatching numpy or torch, IPython input transformers, introspection of frames and modules) could
-make a failing test pass. Since marks are now decided outside the student's process (``items``), none of this can change a mark:
-this check is defence in depth. A submission whose code uses any construct below is *flagged for review*
-(its score stands until an instructor has looked).
-The lab exercises need none of these constructs; ordinary imports (math, numpy, scipy, ...), extra cells,
-warnings and prints are fine.
+(monkeypatching numpy or torch, IPython input transformers, introspection of frames and modules)
+could make a failing test pass. Since marks are now decided outside the student's process
+(``items``), none of this can change a mark: this check is defence in depth. A submission whose code
+uses any construct below is *flagged for review* (its score stands until an instructor has looked).
+The lab exercises need none of these constructs; ordinary imports (math, numpy, scipy, ...), extra
+cells, warnings and prints are fine.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ def _root_name(node: ast.AST) -> str | None:
 
 
 def review(sources: list[str], module_aliases: set[str], reference_names: set[str]) -> list[str]:
-    """Reasons to flag the code in ``sources`` (empty if none). ``module_aliases`` are names bound to modules
-    by the lab's own cells (np, torch, ...); ``reference_names`` are course_lib functions the lab asks the
-    student to write themselves."""
+    """Reasons to flag the code in ``sources`` (empty if none). ``module_aliases`` are names bound
+    to modules by the lab's own cells (np, torch, ...); ``reference_names`` are course_lib functions
+    the lab asks the student to write themselves."""
     reasons: list[str] = []
     aliases = set(module_aliases)
     for index, source in enumerate(sources):
@@ -104,7 +104,8 @@ def review(sources: list[str], module_aliases: set[str], reference_names: set[st
             tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             reasons.append(
-                f"{where}: code that Python cannot parse (IPython-only syntax such as ?, ! or auto-call?)"
+                f"{where}: code that Python cannot parse "
+                "(IPython-only syntax such as ?, ! or auto-call?)"
             )
             continue
         for node in ast.walk(tree):

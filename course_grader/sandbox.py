@@ -1,23 +1,23 @@
 """Run a student's notebook in an unprivileged sandboxed Jupyter kernel.
 
-The grader process (trusted) drives the kernel with nbclient; only the kernel, where student code runs,
-is sandboxed. With bubblewrap (``bwrap``) the kernel gets:
+The grader process (trusted) drives the kernel with nbclient; only the kernel, where student code
+runs, is sandboxed. With bubblewrap (``bwrap``) the kernel gets:
   * a minimal root built from scratch: system libraries (``/usr``, ``/etc`` essentials), the Python
-    environment, and a *filtered copy* of ``course_lib`` from which the lab's reference implementations
-    are removed. Nothing else of the machine exists inside: no course checkout, no other clone, no
-    submissions, no grading output, no home folders;
-  * an unprivileged user: bwrap sets up the mounts, then ``setpriv`` switches to a non-root uid/gid of
-    the host (``SANDBOX_UID``), clears every capability (bounding and inheritable sets too) and sets
-    ``no_new_privs``. The kernel cannot remount, cannot write anything but its scratch folder and a
-    size-limited /tmp, and sees only its own processes in ``/proc``;
-  * its own PID, network (none), IPC and UTS namespaces; when its first process ends, every process of
-    the sandbox is killed (and the grader also kills what is left in its cgroup);
+    environment, and a *filtered copy* of ``course_lib`` from which the lab's reference
+    implementations are removed. Nothing else of the machine exists inside: no course checkout, no
+    other clone, no submissions, no grading output, no home folders;
+  * an unprivileged user: bwrap sets up the mounts, then ``setpriv`` switches to a non-root uid/gid
+    of the host (``SANDBOX_UID``), clears every capability (bounding and inheritable sets too) and
+    sets ``no_new_privs``. The kernel cannot remount, cannot write anything but its scratch folder
+    and a size-limited /tmp, and sees only its own processes in ``/proc``;
+  * its own PID, network (none), IPC and UTS namespaces; when its first process ends, every process
+    of the sandbox is killed (and the grader also kills what is left in its cgroup);
   * one memory limit for the whole sandbox (all processes and their tmpfs pages) and a process count
     limit, with cgroup v1 ``memory``/``pids`` controllers when the grader may create child cgroups;
     otherwise a per-process address-space limit, a process-count limit for its uid and a sized /tmp;
   * thread counts pinned to 1 (OpenMP, MKL, OpenBLAS, torch) and a small explicit environment.
-Without bubblewrap the kernel runs with limits only and ``sandbox_available()`` is False, so that the
-grader can warn loudly.
+Without bubblewrap the kernel runs with limits only and ``sandbox_available()`` is False, so that
+the grader can warn loudly.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def sandbox_available() -> bool:
 
 
 def _python_roots() -> list[Path]:
-    """Folders the Python environment needs: the environment itself and the interpreter it points to."""
+    """Folders the Python environment needs: the environment itself and the interpreter it points
+    to."""
     roots = {Path(sys.prefix), Path(sys.base_prefix)}
     try:
         roots.add(Path(os.path.realpath(sys.executable)).parents[1])
@@ -130,8 +131,8 @@ def kernel_wrapper(
     for name in ETC:
         if (Path("/etc") / name).exists():
             command += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    # the private /tmp first: a Python environment that lives under /tmp (a checkout there) is mounted on top of
-    # it, rather than hidden by it
+    # the private /tmp first: a Python environment that lives under /tmp (a checkout there) is
+    # mounted on top of it, rather than hidden by it
     command += [
         "--perms",
         "1777",
@@ -157,8 +158,9 @@ def kernel_wrapper(
     for parent in [p for p in reversed(scratch.parents) if str(p) not in ("/", "/tmp")]:
         command += ["--perms", "0755", "--dir", str(parent)]
     command += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
-    # ipykernel shuts down when its parent is PID 1 and it was told the grader's PID: inside the sandbox its parent
-    # is bwrap's init (PID 1), which ends every process of the sandbox when the kernel or the grader dies
+    # ipykernel shuts down when its parent is PID 1 and it was told the grader's PID: inside the
+    # sandbox its parent is bwrap's init (PID 1), which ends every process of the sandbox when the
+    # kernel or the grader dies
     command += ["--unsetenv", "JPY_PARENT_PID"]
     command += [
         "--",
@@ -175,7 +177,8 @@ def kernel_wrapper(
 
 
 def _drop_names(tree: ast.Module, names: set[str]) -> None:
-    """Remove top-level functions/classes/assignments named in ``names`` and methods named ``Class.method``."""
+    """Remove top-level functions/classes/assignments named in ``names`` and methods named
+    ``Class.method``."""
     keep = []
     for node in tree.body:
         name = getattr(node, "name", None)
@@ -209,8 +212,9 @@ def filtered_course_lib(dest: Path, hide: dict[str, list[str]]) -> Path:
     """A copy of course_lib (``.py`` files only) without the lab's reference implementations.
 
     ``hide`` maps a module name (``"ising"``) to names to remove: top-level functions, classes, or
-    ``"Class.method"``. The copy is what the sandbox imports, so neither ``getattr``, ``operator.attrgetter``,
-    ``importlib`` nor reading the source file can reach what was removed."""
+    ``"Class.method"``. The copy is what the sandbox imports, so neither ``getattr``,
+    ``operator.attrgetter``, ``importlib`` nor reading the source file can reach what was
+    removed."""
     import course_lib
 
     source = Path(course_lib.__file__).resolve().parent
@@ -229,7 +233,8 @@ def filtered_course_lib(dest: Path, hide: dict[str, list[str]]) -> Path:
 
 
 class Cgroup:
-    """A cgroup v1 memory + pids group for one sandbox (inactive when the machine does not allow it)."""
+    """A cgroup v1 memory + pids group for one sandbox (inactive when the machine does not allow
+    it)."""
 
     def __init__(self, name: str, memory_bytes: int, max_pids: int = 256) -> None:
         self.paths: list[Path] = []
@@ -309,9 +314,9 @@ class Cgroup:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel command is prefixed by a sandbox wrapper (see ``kernel_wrapper``).
-    Asynchronous, as nbclient expects: its time limits only work with a non-blocking client. The
-    connection file is handed to the sandbox user, which must read it."""
+    """A kernel manager whose kernel command is prefixed by a sandbox wrapper (see
+    ``kernel_wrapper``). Asynchronous, as nbclient expects: its time limits only work with a
+    non-blocking client. The connection file is handed to the sandbox user, which must read it."""
 
     wrapper: list[str] = []
     sandbox_uid: int | None = None
@@ -327,7 +332,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 def environment_for_kernel(scratch: Path, sandboxed: bool) -> dict[str, str]:
-    """A small, explicit environment for the kernel: no instructor variables, threads pinned to one."""
+    """A small, explicit environment for the kernel: no instructor variables, threads pinned to
+    one."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",

@@ -124,12 +124,17 @@ def mmd(x, y, bandwidths: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)) -> float:
     x, y = _as_points(x, "x"), _as_points(y, "y")
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"samples live in different dimensions: {x.shape[1]}, {y.shape[1]}")
+
+    def kernel(a, b, h):
+        return torch.exp(-(torch.cdist(a, b) ** 2) / (2 * h * h))
+
+    def within(a, h):
+        # drop the n diagonal terms k(a_i, a_i) = 1
+        return (kernel(a, a, h).sum() - len(a)) / (len(a) * (len(a) - 1))
+
     total = 0.0
     for h in bandwidths:
-        kernel = lambda a, b: torch.exp(-(torch.cdist(a, b) ** 2) / (2 * h * h))  # noqa: E731
-        # drop the n diagonal terms k(a_i, a_i) = 1
-        within = lambda a: (kernel(a, a).sum() - len(a)) / (len(a) * (len(a) - 1))  # noqa: E731
-        total += float(within(x) + within(y) - 2 * kernel(x, y).mean())
+        total += float(within(x, h) + within(y, h) - 2 * kernel(x, y, h).mean())
     return total
 
 

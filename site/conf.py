@@ -1,7 +1,7 @@
 """Sphinx configuration of the course site: the executed lecture notebooks, rendered with MyST-NB.
 
-Build from the repository root with `make site` (sphinx-build -c site . build/site). Notebooks are not
-re-executed: the site shows the outputs committed with each lecture.
+Build from the repository root with `make site` (sphinx-build -c site . build/site). Notebooks are
+not re-executed: the site shows the outputs committed with each lecture.
 """
 
 project = "Generative models through the lens of statistical physics"

@@ -10,7 +10,8 @@ LAB_SOURCES = sorted(p for p in (ROOT / "labs" / "source").iterdir() if p.is_dir
 
 
 def subprocess_env() -> dict:
-    """Environment for subprocesses: the running interpreter's scripts first on PATH (nbgrader calls alembic)."""
+    """Environment for subprocesses: the running interpreter's scripts first on PATH (nbgrader
+    calls alembic)."""
     env = dict(os.environ)
     env["PATH"] = str(pathlib.Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["COURSE_QUIET"] = "1"

@@ -1,6 +1,7 @@
-"""Red-team suite for the instructor workflow (course_grader): honest, cheating and broken submissions of
-lab 01 are graded in one run; marks are decided in the grader from plain data, so no cheat gains a point,
-every broken submission gets a reason, and nothing outside the sandbox's scratch folder changes."""
+"""Red-team suite for the instructor workflow (course_grader): honest, cheating and broken
+submissions of lab 01 are graded in one run; marks are decided in the grader from plain data, so no
+cheat gains a point, every broken submission gets a reason, and nothing outside the sandbox's
+scratch folder changes."""
 
 import hashlib
 import json
@@ -46,7 +47,8 @@ ATTACKER_VALUE = "9.25"
 def solutions_replaced(
     replacements: dict[str, str], extra: list[str] = ()
 ) -> nbformat.NotebookNode:
-    """The instructor source with some solution bodies replaced (by grade_id) and extra cells after setup."""
+    """The instructor source with some solution bodies replaced (by grade_id) and extra cells after
+    setup."""
     nb = nbformat.read(SOURCE, as_version=4)
     cells = []
     for cell in nb.cells:
@@ -97,13 +99,19 @@ def repo_digest() -> dict[str, str]:
     }
 
 
-# Each cheat: (submission, honest base score). Base 0 = the blank release; base 3 = only delta_energy done.
+# Each cheat: (submission, honest base score). Base 0 = the blank release; base 3 = only
+# delta_energy done.
 CHEATS = {
     # shadowing what the (visible) test cells use
     "cheat_shadow": (
         blank_with(
             [
-                "import contextlib\n@contextlib.contextmanager\ndef checks():\n    yield\nassert_close = lambda *a, **k: None\nassert_lattice = lambda a, *r, **k: a"
+                "import contextlib\n"
+                "@contextlib.contextmanager\n"
+                "def checks():\n"
+                "    yield\n"
+                "assert_close = lambda *a, **k: None\n"
+                "assert_lattice = lambda a, *r, **k: a"
             ],
             {"delta_energy": "    return np.full(np.shape(spins), 8.0) * J\n"},
         ),
@@ -113,9 +121,14 @@ CHEATS = {
     "cheat_hooks": (
         blank_with(
             [
-                "import sys, builtins\nip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
-                "sys.excepthook = lambda *a: None\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n"
-                "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True"
+                "import sys, builtins\n"
+                "ip = get_ipython()\n"
+                "ip.showtraceback = lambda *a, **k: None\n"
+                "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+                "sys.excepthook = lambda *a: None\n"
+                "builtins.AssertionError = type('AssertionError', (Exception,), {})\n"
+                "np.allclose = lambda *a, **k: True\n"
+                "np.array_equal = lambda *a, **k: True"
             ]
         ),
         0,
@@ -134,14 +147,34 @@ CHEATS = {
     "cheat_reference": (
         blank_with(
             [
-                "import operator, importlib\nfrom course_lib import ising as _i\ntry:\n    REF = operator.attrgetter('delta_energy')(importlib.import_module('course_lib.ising'))\nexcept Exception:\n    REF = None",
+                "import operator, importlib\n"
+                "from course_lib import ising as _i\n"
+                "try:\n"
+                "    REF = operator.attrgetter('delta_energy')("
+                "importlib.import_module('course_lib.ising'))\n"
+                "except Exception:\n"
+                "    REF = None",
                 "import glob\nSOURCES = ['"
                 + str(ROOT / "course_lib" / "ising.py")
-                + "', '/work/main/course_lib/ising.py'] + glob.glob('/opt/*/course_lib/ising.py') + glob.glob('/usr/**/course_lib/ising.py')\nprint(SOURCES)",
+                + (
+                    "', '/work/main/course_lib/ising.py'] "
+                    "+ glob.glob('/opt/*/course_lib/ising.py') "
+                    "+ glob.glob('/usr/**/course_lib/ising.py')\n"
+                    "print(SOURCES)"
+                ),
             ],
             {
-                "delta_energy": "    if REF is not None:\n        return REF(spins, J)\n    for path in SOURCES:\n        ns = {}\n        exec(open(path).read().replace('from __future__ import annotations', ''), ns)\n"
-                "        if 'delta_energy' in ns:\n            return ns['delta_energy'](spins, J)\n    raise RuntimeError('no reference')\n"
+                "delta_energy": (
+                    "    if REF is not None:\n"
+                    "        return REF(spins, J)\n"
+                    "    for path in SOURCES:\n"
+                    "        ns = {}\n"
+                    "        exec(open(path).read()"
+                    ".replace('from __future__ import annotations', ''), ns)\n"
+                    "        if 'delta_energy' in ns:\n"
+                    "            return ns['delta_energy'](spins, J)\n"
+                    "    raise RuntimeError('no reference')\n"
+                )
             },
         ),
         0,
@@ -150,8 +183,14 @@ CHEATS = {
     "cheat_liar": (
         blank_with(
             [
-                "class Liar(float):\n    def __eq__(self, other): return True\n    __ne__ = lambda self, other: False\n    def __array__(self, *a, **k): return np.array([self], dtype=object)\n"
-                "    def __getattr__(self, name): return self\n    def __call__(self, *a, **k): return self\n    __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = lambda self, *a: self\n"
+                "class Liar(float):\n"
+                "    def __eq__(self, other): return True\n"
+                "    __ne__ = lambda self, other: False\n"
+                "    def __array__(self, *a, **k): return np.array([self], dtype=object)\n"
+                "    def __getattr__(self, name): return self\n"
+                "    def __call__(self, *a, **k): return self\n"
+                "    __abs__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = "
+                "lambda self, *a: self\n"
                 "    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: True"
             ],
             {
@@ -166,13 +205,29 @@ CHEATS = {
     "cheat_frames": (
         blank_with(
             [
-                "import sys, linecache\ndef peek():\n    found = []\n    f = sys._getframe(1)\n    while f is not None:\n        found += [v for v in f.f_locals.values() if isinstance(v, np.ndarray)]\n        f = f.f_back\n"
-                "    text = ' '.join(str(x) for x in get_ipython().history_manager.input_hist_raw) + ' '.join(''.join(v[2]) for v in linecache.cache.values() if len(v) > 2)\n"
+                "import sys, linecache\n"
+                "def peek():\n"
+                "    found = []\n"
+                "    f = sys._getframe(1)\n"
+                "    while f is not None:\n"
+                "        found += [v for v in f.f_locals.values() if isinstance(v, np.ndarray)]\n"
+                "        f = f.f_back\n"
+                "    text = ' '.join(str(x) for x in get_ipython().history_manager.input_hist_raw) "
+                "+ ' '.join(''.join(v[2]) for v in linecache.cache.values() if len(v) > 2)\n"
                 "    return found, text"
             ],
             {
-                "delta_energy": "    arrays, text = peek()\n    if 'ising.delta_energy' in text:\n        raise AssertionError(text)\n    return arrays[-1] if arrays else spins\n",
-                "mean_abs_magnetization": "    arrays, text = peek()\n    m = re.findall(r'[0-9]\\.[0-9]{3,}', text)\n    return float(m[0]) if m else 0.5\n",
+                "delta_energy": (
+                    "    arrays, text = peek()\n"
+                    "    if 'ising.delta_energy' in text:\n"
+                    "        raise AssertionError(text)\n"
+                    "    return arrays[-1] if arrays else spins\n"
+                ),
+                "mean_abs_magnetization": (
+                    "    arrays, text = peek()\n"
+                    "    m = re.findall(r'[0-9]\\.[0-9]{3,}', text)\n"
+                    "    return float(m[0]) if m else 0.5\n"
+                ),
             },
         ),
         0,
@@ -181,21 +236,45 @@ CHEATS = {
     "cheat_root": (
         blank_with(
             [
-                "import os, subprocess, glob\nlog = []\nfor cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n    try:\n        log.append(subprocess.run(cmd, capture_output=True).returncode)\n    except Exception as e:\n        log.append(type(e).__name__)\n"
+                "import os, subprocess, glob\n"
+                "log = []\n"
+                "for cmd in (['mount', '-o', 'remount,rw', '/'], ['umount', '-l', '/usr']):\n"
+                "    try:\n"
+                "        log.append(subprocess.run(cmd, capture_output=True).returncode)\n"
+                "    except Exception as e:\n"
+                "        log.append(type(e).__name__)\n"
                 "for target in ['"
                 + str(SOURCE)
                 + "', '"
                 + str(RELEASE)
                 + "', '"
                 + str(OUTSIDE)
-                + "', '/work/planted.txt', '/usr/planted.txt'] + glob.glob('/work/*/labs/source/*/*.ipynb'):\n    try:\n        open(target, 'a').write('tampered')\n    except Exception:\n        pass\n"
-                "for pid in os.listdir('/proc'):\n    if pid.isdigit():\n        try:\n            log.append(open(f'/proc/{pid}/environ').read()[:100])\n            os.kill(int(pid), 0)\n        except Exception:\n            pass\ntry:\n    os.setuid(0)\nexcept Exception as e:\n    log.append('setuid ' + type(e).__name__)\n"
-                "subprocess.Popen(['sleep', '"
+                + (
+                    "', '/work/planted.txt', '/usr/planted.txt'] "
+                    "+ glob.glob('/work/*/labs/source/*/*.ipynb'):\n"
+                    "    try:\n"
+                    "        open(target, 'a').write('tampered')\n"
+                    "    except Exception:\n"
+                    "        pass\n"
+                    "for pid in os.listdir('/proc'):\n"
+                    "    if pid.isdigit():\n"
+                    "        try:\n"
+                    "            log.append(open(f'/proc/{pid}/environ').read()[:100])\n"
+                    "            os.kill(int(pid), 0)\n"
+                    "        except Exception:\n"
+                    "            pass\n"
+                    "try:\n"
+                    "    os.setuid(0)\n"
+                    "except Exception as e:\n"
+                    "    log.append('setuid ' + type(e).__name__)\n"
+                    "subprocess.Popen(['sleep', '"
+                )
                 + SLEEP
                 + "'])\nif os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '"
                 + SLEEP
                 + "'])",
-                # links planted where the grader writes the hidden inputs, pointing at the instructor's source
+                # links planted where the grader writes the hidden inputs, pointing at the
+                # instructor's source
                 "for k in range(4):\n    for j in range(8):\n        try:\n            os.symlink('"
                 + str(SOURCE)
                 + "', f'in-{k}-{j}.npz')\n        except OSError:\n            pass",
@@ -207,8 +286,25 @@ CHEATS = {
     "cheat_memory": (
         blank_with(
             [
-                "import os, time\nchildren = []\nfor k in range(3):\n    pid = os.fork()\n    if pid == 0:\n        block = bytearray(600 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n        time.sleep(4)\n        os._exit(0)\n    children.append(pid)\n"
-                "try:\n    with open('/tmp/filler', 'wb') as f:\n        for _ in range(1200):\n            f.write(b'x' * 2**20)\nexcept OSError:\n    pass\nfor pid in children:\n    os.waitpid(pid, 0)"
+                "import os, time\n"
+                "children = []\n"
+                "for k in range(3):\n"
+                "    pid = os.fork()\n"
+                "    if pid == 0:\n"
+                "        block = bytearray(600 * 2**20)\n"
+                "        for i in range(0, len(block), 4096):\n"
+                "            block[i] = 1\n"
+                "        time.sleep(4)\n"
+                "        os._exit(0)\n"
+                "    children.append(pid)\n"
+                "try:\n"
+                "    with open('/tmp/filler', 'wb') as f:\n"
+                "        for _ in range(1200):\n"
+                "            f.write(b'x' * 2**20)\n"
+                "except OSError:\n"
+                "    pass\n"
+                "for pid in children:\n"
+                "    os.waitpid(pid, 0)"
             ]
         ),
         0,
@@ -218,7 +314,9 @@ CHEATS = {
         blank_with(
             [],
             {
-                "delta_energy": f"    raise AssertionError('{MARKER} ' + repr(spins.tolist()) + repr(J))\n"
+                "delta_energy": (
+                    f"    raise AssertionError('{MARKER} ' + repr(spins.tolist()) + repr(J))\n"
+                )
             },
         ),
         0,
@@ -227,10 +325,24 @@ CHEATS = {
     "cheat_clone": (
         blank_with(
             [
-                "import glob\nCLONES = sorted(set(glob.glob('/work/*/course_lib/ising.py') + glob.glob('/work/wt/*/course_lib/ising.py') + glob.glob('/root/*/course_lib/ising.py') + glob.glob('/tmp/*/course_lib/ising.py')))"
+                "import glob\n"
+                "CLONES = sorted(set(glob.glob('/work/*/course_lib/ising.py') "
+                "+ glob.glob('/work/wt/*/course_lib/ising.py') "
+                "+ glob.glob('/root/*/course_lib/ising.py') "
+                "+ glob.glob('/tmp/*/course_lib/ising.py')))"
             ],
             {
-                "delta_energy": "    for path in CLONES:\n        ns = {'np': np}\n        try:\n            exec(compile(open(path).read().replace('from __future__ import annotations', ''), path, 'exec'), ns)\n            return ns['delta_energy'](spins, J)\n        except Exception:\n            pass\n    raise RuntimeError('no clone')\n"
+                "delta_energy": (
+                    "    for path in CLONES:\n"
+                    "        ns = {'np': np}\n"
+                    "        try:\n"
+                    "            exec(compile(open(path).read()"
+                    ".replace('from __future__ import annotations', ''), path, 'exec'), ns)\n"
+                    "            return ns['delta_energy'](spins, J)\n"
+                    "        except Exception:\n"
+                    "            pass\n"
+                    "    raise RuntimeError('no clone')\n"
+                )
             },
         ),
         0,
@@ -251,14 +363,28 @@ HONEST = {
     "correct": nbformat.read(SOURCE, as_version=4),
     "honest_other_algorithm": solutions_replaced(
         {
-            "delta_energy": "    L1, L2 = spins.shape\n    out = np.empty(spins.shape)\n    for i in range(L1):\n        for j in range(L2):\n"
-            "            nb = spins[(i + 1) % L1, j] + spins[i - 1, j] + spins[i, (j + 1) % L2] + spins[i, j - 1]\n            out[i, j] = 2 * J * spins[i, j] * nb\n    return out\n"
+            "delta_energy": (
+                "    L1, L2 = spins.shape\n"
+                "    out = np.empty(spins.shape)\n"
+                "    for i in range(L1):\n"
+                "        for j in range(L2):\n"
+                "            nb = spins[(i + 1) % L1, j] + spins[i - 1, j] "
+                "+ spins[i, (j + 1) % L2] + spins[i, j - 1]\n"
+                "            out[i, j] = 2 * J * spins[i, j] * nb\n"
+                "    return out\n"
+            )
         }
     ),
     "honest_extras": solutions_replaced(
         {},
         extra=[
-            "import math\nimport itertools\nimport warnings\nfrom IPython.display import display, Markdown\nwarnings.warn('an honest warning')\ndisplay(Markdown('**my notes**'))\nprint('pi', math.pi)",
+            "import math\n"
+            "import itertools\n"
+            "import warnings\n"
+            "from IPython.display import display, Markdown\n"
+            "warnings.warn('an honest warning')\n"
+            "display(Markdown('**my notes**'))\n"
+            "print('pi', math.pi)",
             "%matplotlib inline\nfig, ax = plt.subplots()\nax.plot([1, 2, 3]);\nplt.show()",
         ],
     ),
@@ -508,9 +634,11 @@ import torch
 result = {
     'uid': os.getuid(), 'cap': cap, 'nprocs': len([p for p in os.listdir('/proc') if p.isdigit()]),
     'network': can(lambda: socket.create_connection(('1.1.1.1', 53), timeout=2)),
-    'course_checkout': os.path.exists('/work/main/course_lib') or os.path.exists('/work/main/labs') or os.path.exists('/work/wt'),
+    'course_checkout': os.path.exists('/work/main/course_lib') \
+or os.path.exists('/work/main/labs') or os.path.exists('/work/wt'),
     'root_home': len(os.listdir('/root')) > 1 if os.path.isdir('/root') else False,
-    'write_usr': can(lambda: open('/usr/planted', 'w')), 'write_etc': can(lambda: open('/etc/planted', 'w')),
+    'write_usr': can(lambda: open('/usr/planted', 'w')), \
+'write_etc': can(lambda: open('/etc/planted', 'w')),
     'reference': hasattr(__import__('course_lib.ising').ising, 'delta_energy'),
     'threads': torch.get_num_threads(), 'omp': int(os.environ.get('OMP_NUM_THREADS', 0)),
     'secret_env': any('SECRET' in k or 'TOKEN' in k for k in os.environ),
@@ -547,7 +675,8 @@ result = {
 
 
 def last_solution_blanked(path: Path) -> tuple[nbformat.NotebookNode, set[str]]:
-    """The instructor source with its last solution cell reverted to the release stub; the names it defines."""
+    """The instructor source with its last solution cell reverted to the release stub; the names it
+    defines."""
     nb = nbformat.read(path, as_version=4)
     cell = [
         c
@@ -566,8 +695,9 @@ def last_solution_blanked(path: Path) -> tuple[nbformat.NotebookNode, set[str]]:
 
 @pytest.mark.parametrize("lab_source", LAB_SOURCES, ids=lambda p: p.name)
 def test_round_trip_every_lab(lab_source, tmp_path):
-    """Through the new grading path: the instructor source scores full marks, the student release zero, and the
-    source without its last exercise loses exactly the points of the items that call it."""
+    """Through the new grading path: the instructor source scores full marks, the student release
+    zero, and the source without its last exercise loses exactly the points of the items that call
+    it."""
     lab = lab_source.name
     name = next(lab_source.glob("*.ipynb")).name
     submissions = tmp_path / "submissions"
@@ -596,7 +726,9 @@ def test_round_trip_every_lab(lab_source, tmp_path):
     assert 0 < lost < results["source"]["max_score"]
     assert results["partial"]["score"] == results["source"]["max_score"] - lost, results["partial"]
     print(
-        f"{lab}: source {results['source']['score']:g}, release {results['release']['score']:g}, partial {results['partial']['score']:g} "
+        f"{lab}: source {results['source']['score']:g}, "
+        f"release {results['release']['score']:g}, "
+        f"partial {results['partial']['score']:g} "
         f"of {results['source']['max_score']:g}"
     )
 

@@ -1,4 +1,5 @@
-"""Notebook and repository hygiene: executed lectures, seeds, no downloads, consistent pins and naming."""
+"""Notebook and repository hygiene: executed lectures, seeds, no downloads, consistent pins and
+naming."""
 
 import re
 import subprocess

@@ -32,7 +32,8 @@ def with_warnings(source_nb):
             cell.source = re.sub(
                 r"^(\s*)### BEGIN SOLUTION\n",
                 lambda m: (
-                    f"{m.group(0)}{m.group(1)}import warnings\n{m.group(1)}warnings.warn('an honest student warning')\n"
+                    f"{m.group(0)}{m.group(1)}import warnings\n"
+                    f"{m.group(1)}warnings.warn('an honest student warning')\n"
                 ),
                 cell.source,
                 flags=re.M,
@@ -100,7 +101,7 @@ def test_release_contains_no_solution_or_hidden_test_text(graded):
         nb = nbformat.read(source, as_version=4)
         secret, public = set(), set()
         for cell in nb.cells:
-            for kind, body in REGION.findall(cell.source):
+            for _kind, body in REGION.findall(cell.source):
                 secret |= {line.strip() for line in body.splitlines() if line.strip()}
             public |= {line.strip() for line in REGION.sub("", cell.source).splitlines()}
         secret -= public  # lines that also appear in visible text are not secrets

@@ -10,7 +10,8 @@ The conventions (written once here, followed by every lecture):
   ``<details><summary>Hint</summary>`` and a ``<details><summary>Solution</summary>`` block;
 * a code cell that asserts a claim prints a line starting ``check:`` and draws no figure;
 * a cell whose output is a figure is followed by a Markdown cell that starts with ``**Takeaway.**``;
-* the lecture ends with a link to its lab (``labs/release/NN_topic/``) and a ``## References`` section;
+* the lecture ends with a link to its lab (``labs/release/NN_topic/``) and a ``## References``
+  section;
 * no committed output is a progress bar.
 """
 

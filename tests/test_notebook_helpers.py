@@ -59,10 +59,10 @@ def test_style_and_progress_run():
 def test_checks_turns_warnings_into_notes_on_stdout():
     out = io.StringIO()
     with redirect_stdout(out), grading.checks():
-        warnings.warn("harmless", RuntimeWarning)
+        warnings.warn("harmless", RuntimeWarning, stacklevel=2)
     assert "RuntimeWarning: harmless" in out.getvalue() and "passed" in out.getvalue()
     with pytest.raises(AssertionError), redirect_stdout(io.StringIO()), grading.checks():
-        assert False
+        raise AssertionError("a failing check")
 
 
 def test_assert_helpers_give_clear_messages():

@@ -1,5 +1,5 @@
-"""The static course site builds, has a page per lecture, mirrors the README's table, and its internal
-links resolve."""
+"""The static course site builds, has a page per lecture, mirrors the README's table, and its
+internal links resolve."""
 
 import re
 import subprocess
@@ -27,7 +27,8 @@ def test_site_builds_with_every_lecture_and_no_broken_internal_link(tmp_path):
         assert page.exists(), f"no page for {lecture.name}"
         html = page.read_text()
         assert "<img" in html, f"{lecture.name}: the page shows no figure (outputs missing?)"
-        # formulas are marked up for MathJax, which the page loads to typeset them in the reader's browser
+        # formulas are marked up for MathJax, which the page loads to typeset them in the reader's
+        # browser
         assert html.count('class="math') > 10 and "mathjax" in html.lower(), (
             f"{lecture.name}: no typeset math on the page"
         )

@@ -1,5 +1,5 @@
-"""The browser suite may run on several workers (pytest-xdist): the screenshots of an earlier run are
-removed once, by the controlling process, before any worker starts."""
+"""The browser suite may run on several workers (pytest-xdist): the screenshots of an earlier run
+are removed once, by the controlling process, before any worker starts."""
 
 import shutil
 from pathlib import Path

@@ -1,15 +1,16 @@
-"""Real-browser tests: each lecture opened in JupyterLab in headless Chromium, run top to bottom, and its main
-slider moved; the figure and the displayed value must change, and no error or unrendered widget may appear.
+"""Real-browser tests: each lecture opened in JupyterLab in headless Chromium, run top to bottom,
+and its main slider moved; the figure and the displayed value must change, and no error or
+unrendered widget may appear.
 
-Run by `make test` after the fast suite (`python -m pytest tests_browser`). Needs Chromium (`apt-get install
-chromium`; `make test` installs it when run as root on Debian/Ubuntu) and Playwright (a test dependency; its
-own browser download is never used). Screenshots before and after moving the slider are saved in
-`build/screenshots/`. Everything else (Jupyter settings, runtime files, a copy of the lectures, the browser
-profile) lives in a temporary folder that is deleted, and the server is stopped. Every request that does not
-go to 127.0.0.1 is blocked. The last tests feed the same check small notebooks with one defect each (an error
-in a widget callback or in a figure, a warning, a widget that cannot render, a figure that ignores its slider,
-a formula MathJax cannot typeset, a request to the internet) and require
-it to fail with the matching message.
+Run by `make test` after the fast suite (`python -m pytest tests_browser`). Needs Chromium
+(`apt-get install chromium`; `make test` installs it when run as root on Debian/Ubuntu) and
+Playwright (a test dependency; its own browser download is never used). Screenshots before and after
+moving the slider are saved in `build/screenshots/`. Everything else (Jupyter settings, runtime
+files, a copy of the lectures, the browser profile) lives in a temporary folder that is deleted, and
+the server is stopped. Every request that does not go to 127.0.0.1 is blocked. The last tests feed
+the same check small notebooks with one defect each (an error in a widget callback or in a figure, a
+warning, a widget that cannot render, a figure that ignores its slider, a formula MathJax cannot
+typeset, a request to the internet) and require it to fail with the matching message.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ def wait_idle(page, timeout_s: float) -> None:
     if not wait_until(idle, timeout_s, 1.0):
         page.screenshot(path=str(SHOTS / "busy.png"))
         raise AssertionError(
-            f"kernel still busy after {timeout_s} s: {page.locator('#jp-main-statusbar').inner_text()!r}"
+            f"kernel still busy after {timeout_s} s: "
+            f"{page.locator('#jp-main-statusbar').inner_text()!r}"
         )
 
 
@@ -203,28 +205,31 @@ def clean_up(browser, url: str, token: str) -> None:
 
 
 def assert_no_errors(page, name: str, console_errors: list[str]) -> None:
-    """No traceback and no warning (stderr) in any output, no widget that failed to render, nothing in the log
-    console, no widget error in the browser console. The log console collects output that belongs to no cell, which
-    is where an exception in a widget's `observe` callback ends up."""
+    """No traceback and no warning (stderr) in any output, no widget that failed to render, nothing
+    in the log console, no widget error in the browser console. The log console collects output that
+    belongs to no cell, which is where an exception in a widget's `observe` callback ends up."""
     tracebacks = page.locator(TRACEBACK).count()
     assert tracebacks == 0, f"{name}: {tracebacks} outputs show a traceback"
     warnings = page.locator(
         ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
     )
     assert warnings.count() == 0, (
-        f"{name}: {warnings.count()} outputs write to stderr, the first: {warnings.first.inner_text()[:300]!r}"
+        f"{name}: {warnings.count()} outputs write to stderr, the first: "
+        f"{warnings.first.inner_text()[:300]!r}"
     )
     broken = page.locator(".jp-OutputArea-output:has-text('Error displaying widget')").count()
     assert broken == 0, f"{name}: {broken} widgets show 'Error displaying widget'"
     log = page.locator(".jp-LogConsoleStatusItem .jp-StatusBar-GroupItem")
     assert log.count() == 0, (
-        f"{name}: the log console holds messages ({log.first.get_attribute('title')}); open View > Show Log Console"
+        f"{name}: the log console holds messages ({log.first.get_attribute('title')}); "
+        "open View > Show Log Console"
     )
     assert not console_errors, f"{name}: widget errors in the browser console: {console_errors[:3]}"
 
 
 def open_and_run_all(page, url: str, token: str, notebook: Path) -> None:
-    # a fresh workspace per notebook: tabs of earlier lectures (whose kernels are gone) are not restored
+    # a fresh workspace per notebook: tabs of earlier lectures (whose kernels are gone) are not
+    # restored
     page.goto(f"{url}/lab/workspaces/{notebook.stem}/tree/{notebook.name}?reset&token={token}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_idle(page, 60)
@@ -235,27 +240,30 @@ def open_and_run_all(page, url: str, token: str, notebook: Path) -> None:
     loading = page.locator(".jp-OutputArea-output:has-text('Loading widget')")
     if not wait_until(lambda: loading.count() == 0, 60):
         raise AssertionError(
-            f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' a minute after the last cell ran"
+            f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' "
+            "a minute after the last cell ran"
         )
 
 
 def assert_math_typeset(page, name: str) -> None:
-    """Every formula in the Markdown cells is typeset by JupyterLab's bundled MathJax: no raw `$` is left and MathJax
-    reports no error."""
+    """Every formula in the Markdown cells is typeset by JupyterLab's bundled MathJax: no raw `$` is
+    left and MathJax reports no error."""
     raw = page.locator(".jp-RenderedMarkdown:has-text('$')")
     wait_until(lambda: raw.count() == 0, 30)
     assert raw.count() == 0, (
-        f"{name}: {raw.count()} Markdown cells show raw TeX, the first: {raw.first.inner_text()[:200]!r}"
+        f"{name}: {raw.count()} Markdown cells show raw TeX, the first: "
+        f"{raw.first.inner_text()[:200]!r}"
     )
     errors = page.locator(".jp-RenderedMarkdown mjx-merror")
     assert errors.count() == 0, (
-        f"{name}: MathJax could not typeset {errors.count()} formulas, the first: {errors.first.get_attribute('data-mjx-error')!r}"
+        f"{name}: MathJax could not typeset {errors.count()} formulas, the first: "
+        f"{errors.first.get_attribute('data-mjx-error')!r}"
     )
 
 
 def assert_details_render(page, notebook: Path) -> None:
-    """The collapsible answers, hints and solutions (`<details>`) render as HTML, open, and hold rendered
-    Markdown: no literal `**` or backquote left, formulas typeset."""
+    """The collapsible answers, hints and solutions (`<details>`) render as HTML, open, and hold
+    rendered Markdown: no literal `**` or backquote left, formulas typeset."""
     import nbformat
 
     sources = [
@@ -269,13 +277,17 @@ def assert_details_render(page, notebook: Path) -> None:
     if not expected:
         return
     page.evaluate(
-        "() => document.querySelectorAll('.jp-RenderedMarkdown details').forEach(d => { d.open = true; })"
+        "() => document.querySelectorAll('.jp-RenderedMarkdown details')"
+        ".forEach(d => { d.open = true; })"
     )
     # the text outside code and formulas (a solution's code sketch may well contain `**`)
-    prose = page.evaluate("""() => Array.from(document.querySelectorAll('.jp-RenderedMarkdown details')).map(d => {
+    prose = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.jp-RenderedMarkdown details'))"
+        """.map(d => {
         const copy = d.cloneNode(true);
         copy.querySelectorAll('code, pre, mjx-container').forEach(e => e.remove());
-        return copy.textContent; })""")
+        return copy.textContent; })"""
+    )
     raw = [t for t in prose if "**" in t or "`" in t]
     assert not raw, f"{notebook.name}: raw Markdown in an opened <details> block: {raw[0][:200]!r}"
     if any("$" in s.split("<details", 1)[-1] for s in sources if "<details" in s):
@@ -285,8 +297,8 @@ def assert_details_render(page, notebook: Path) -> None:
 
 
 def move_to_end(handle, readout, before: str) -> str:
-    """Press End (or Home, for a slider that starts at its end); the handle must sit at that end and the readout must
-    follow it. Returns the new readout."""
+    """Press End (or Home, for a slider that starts at its end); the handle must sit at that end and
+    the readout must follow it. Returns the new readout."""
     for key, end in (("End", "aria-valuemax"), ("Home", "aria-valuemin")):
         handle.press(key)
         if wait_until(lambda: readout.inner_text() != before, 10, 0.2):
@@ -360,7 +372,8 @@ def check_lecture(notebook: Path, url: str, token: str, browser) -> None:
 
 @pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
 def test_lecture_runs_and_its_slider_drives_the_figure(lecture, lab_server, browser):
-    """One retry with a fresh page and kernel: a slow first render must not fail the suite; a real defect fails twice."""
+    """One retry with a fresh page and kernel: a slow first render must not fail the suite; a real
+    defect fails twice."""
     url, token, _ = lab_server
     try:
         check_lecture(lecture, url, token, browser)
@@ -417,7 +430,8 @@ widgets.interact(draw_noisy, x=(0, 10))""",
     "missing_model": (
         FIGURE
         + """widgets.interact(draw, x=(0, 10))
-display({"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}}, raw=True)""",
+display({"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, """
+        '"version_major": 2, "version_minor": 0}}, raw=True)',
         "Loading widget|Error displaying widget",
     ),
     "figure_ignores_slider": (
@@ -446,7 +460,8 @@ widgets.interact(draw, x=(0, 10))""",
     "raw_details": (
         FIGURE + "widgets.interact(draw, x=(0, 10))",
         "raw Markdown",
-        "<details><summary>Answer</summary>\nThe energy is **lowest** when spins align.\n</details>",
+        "<details><summary>Answer</summary>\n"
+        "The energy is **lowest** when spins align.\n</details>",
     ),
 }
 
