@@ -110,3 +110,26 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(name, call, error, t
     with pytest.raises(error) as caught:
         call()
     assert text in str(caught.value), f"{name}: message {caught.value!r} does not name {text!r}"
+
+
+LIBRARY = pathlib.Path(__file__).parents[1] / "course_lib"
+
+
+@pytest.mark.parametrize("module_name", sorted(p.stem for p in LIBRARY.glob("[!_]*.py")))
+def test_every_module_lists_its_public_names(module_name):
+    """``__all__`` names exactly the module's own public functions, classes and constants."""
+    import inspect
+
+    module = importlib.import_module(f"course_lib.{module_name}")
+    assert hasattr(module, "__all__"), f"course_lib.{module_name} has no __all__"
+    own = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    }
+    missing = own - set(module.__all__)
+    assert not missing, f"course_lib.{module_name}.__all__ lacks {sorted(missing)}"
+    unknown = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not unknown, f"course_lib.{module_name}.__all__ names missing objects {unknown}"
