@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["checks", "assert_lattice", "assert_close", "GradingError"]
+__all__ = ["checks", "assert_lattice", "assert_close"]
 
 
 @contextlib.contextmanager
