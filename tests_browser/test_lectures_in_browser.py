@@ -34,6 +34,7 @@ LECTURES = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "build" / "screenshots"
 REDRAW_S = 60  # seconds a slider's callback may take to redraw its figure
+RENDER_S = 60  # seconds widgets and formulas may take to render after the last cell ran
 TRACEBACK = ".jp-OutputArea-output:has-text('Traceback (most recent call last)')"
 # Skipped where Chromium is missing, except on CI, where a missing browser must fail the run.
 pytestmark = pytest.mark.skipif(
@@ -238,10 +239,10 @@ def open_and_run_all(page, url: str, token: str, notebook: Path) -> None:
     time.sleep(3)
     wait_idle(page, 600)
     loading = page.locator(".jp-OutputArea-output:has-text('Loading widget')")
-    if not wait_until(lambda: loading.count() == 0, 60):
+    if not wait_until(lambda: loading.count() == 0, RENDER_S):
         raise AssertionError(
             f"{notebook.name}: {loading.count()} widgets still show 'Loading widget' "
-            "a minute after the last cell ran"
+            f"{RENDER_S} s after the last cell ran"
         )
 
 
@@ -249,7 +250,7 @@ def assert_math_typeset(page, name: str) -> None:
     """Every formula in the Markdown cells is typeset by JupyterLab's bundled MathJax: no raw `$` is
     left and MathJax reports no error."""
     raw = page.locator(".jp-RenderedMarkdown:has-text('$')")
-    wait_until(lambda: raw.count() == 0, 30)
+    wait_until(lambda: raw.count() == 0, RENDER_S / 2)
     assert raw.count() == 0, (
         f"{name}: {raw.count()} Markdown cells show raw TeX, the first: "
         f"{raw.first.inner_text()[:200]!r}"
@@ -470,7 +471,9 @@ widgets.interact(draw, x=(0, 10))""",
 def test_the_check_catches_a_broken_notebook(defect, lab_server, browser, monkeypatch):
     import nbformat
 
+    # a one-cell notebook renders at once: shorter waits for the defect to show
     monkeypatch.setattr(sys.modules[__name__], "REDRAW_S", 10)
+    monkeypatch.setattr(sys.modules[__name__], "RENDER_S", 15)
     monkeypatch.setattr(sys.modules[__name__], "SHOTS", SHOTS / "defects")
 
     url, token, root = lab_server
