@@ -159,7 +159,7 @@ def test_deterministic_samplers_with_exact_models_reach_the_gaussian():
     gauss = random_gaussian(d=2, seed=6)
     noise = torch.randn(20_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     ddim = df.sample_ddim(df.ExactEpsilon(gauss, SCHEDULE), noise, SCHEDULE, 200).x
-    flow = df.sample_flow_matching(df.ExactVelocity(gauss), noise, 200)
+    flow = df.sample_flow_matching(df.ExactVelocity(gauss), noise, 200).x
     for samples in (ddim, flow):
         assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
         assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
@@ -181,7 +181,7 @@ def test_gaussian_plus_network_starts_at_the_gaussian_model():
 def moons_model():
     train = two_moons(4000, 0.05, generator=0)
     model = df.TimeMLP(2, 64, 2)
-    df.train_diffusion(model, train, SCHEDULE, n_steps=1500, batch_size=128, seed=0, show_progress=False)
+    df.train_diffusion(model, train, SCHEDULE, n_steps=1500, batch_size=128, generator=0, show_progress=False)
     return model, train
 
 
@@ -202,7 +202,7 @@ def test_training_is_reproducible(moons_model):
     _, train = moons_model
     first = df.TimeMLP(2, 16, 1)
     second = copy.deepcopy(first)
-    losses = [df.train_diffusion(m, train, SCHEDULE, n_steps=50, seed=3, show_progress=False) for m in (first, second)]
+    losses = [df.train_diffusion(m, train, SCHEDULE, n_steps=50, generator=3, show_progress=False) for m in (first, second)]
     assert losses[0] == losses[1]
     assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
 
@@ -228,7 +228,7 @@ def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
     the two models' samples from the same noise converge to each other (lecture 06, section 7)."""
     pool = two_moons(2048, 0.05, generator=10)
     noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
-    small, large = df.half_split_sweep([pool], [4, 1024], SCHEDULE, noise, n_steps=1000)[0]
+    small, large = df.half_split_sweep([pool], [4, 1024], SCHEDULE, noise, n_steps=1000, generator=0)[0]
     assert small.ratio < 0.4 and large.ratio > 0.85, (small.ratio, large.ratio)
     assert large.a_b_distance < small.a_b_distance / 3
     with pytest.raises(ValueError, match="disjoint"):
@@ -253,7 +253,7 @@ def test_learned_score_hallucinates_between_modes_and_x0_variance_flags_it():
     means = torch.tensor([[-2.0], [0.0], [2.0]])
     mixture = df.MixtureDenoiser(means, 0.1)
     model = df.TimeMLP(1, 64, 2)
-    df.train_diffusion(model, mixture.sample(4000, torch.Generator().manual_seed(0)), schedule, n_steps=1500, batch_size=128, show_progress=False)
+    df.train_diffusion(model, mixture.sample(4000, torch.Generator().manual_seed(0)), schedule, n_steps=1500, batch_size=128, generator=0, show_progress=False)
     noise = torch.randn(10_000, 1, generator=torch.Generator().manual_seed(1))
     learned = df.sample_ddpm(model, noise, schedule, torch.Generator().manual_seed(2), keep=range(1, 21))
     exact = df.sample_ddpm(df.ExactEpsilon(mixture, schedule), noise, schedule, torch.Generator().manual_seed(2))
