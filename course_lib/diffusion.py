@@ -691,7 +691,9 @@ class MixtureDenoiser:
         if weights.shape != (k,):
             shape = tuple(weights.shape)
             raise ValueError(f"weights must have one entry per component ({k}), got {shape}")
-        self.mixture = GaussianMixture(check_weights(weights, "weights"), means, stds)
+        check_weights(weights, "weights")
+        with torch.device(device):  # GaussianMixture builds and draws on the default device
+            self.mixture = GaussianMixture(weights, means, stds)
         self.means, self.stds = self.mixture.means, self.mixture.stds
         self.weights = self.mixture.weights  # normalized by GaussianMixture
 
@@ -720,7 +722,8 @@ class MixtureDenoiser:
     def sample(self, n: int, generator: Seed = None) -> torch.Tensor:
         """Samples of the mixture (``sampling.GaussianMixture.sample``: components, then noise)."""
         n = check_count(n, "n")
-        return self.mixture.sample(n, torch_generator(generator)).to(self.dtype)
+        with torch.device(self.means.device):
+            return self.mixture.sample(n, torch_generator(generator)).to(self.dtype)
 
 
 class ExactEpsilon(nn.Module):
@@ -913,7 +916,8 @@ def half_split_sweep(
                 sets.append(points)
                 columns.append(points.repeat(length // n, 1))  # uniform draws from the n points
     init = torch_generator(generator)
-    members = [TimeMLP(d, hidden, depth, generator=init) for _ in sets]
+    with torch.device("cpu"):  # built and drawn on the CPU: the same weights on every device
+        members = [TimeMLP(d, hidden, depth, generator=init) for _ in sets]
     model = Ensemble(members).to(device=noise.device, dtype=noise.dtype)
     train_diffusion(model, torch.cat(columns, 1), schedule, n_steps, batch_size,
                     generator=torch_generator(generator), show_progress=False)
