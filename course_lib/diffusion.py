@@ -398,10 +398,8 @@ def ddpm_step(
     x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(1 - beta_t) + sqrt(beta_tilde_t) z,
     with z = randn(x.shape, generator) drawn for t > 1 only. Returns (x_{t-1}, x0_hat)."""
     t = _check_step(t, "t", 1, _check_schedule(schedule).T)
-    _check_same_shape(eps, "eps", x_t, "x_t")
     abar, betas = schedule.alpha_bar, schedule.betas
-    a, s = schedule.coefficients(t, x_t, check=False)
-    x0_hat = (x_t - s * eps) / a  # Tweedie
+    x0_hat = predict_x0(x_t, eps, t, schedule)
     if _check_clip(clip) is not None:
         x0_hat = x0_hat.clamp(*clip)
     c0 = abar[t - 1].sqrt() * betas[t - 1] / (1 - abar[t])
@@ -426,11 +424,10 @@ def ddim_step(
     recomputed from the clipped x0_hat. Returns (x_{t_prev}, x0_hat)."""
     t = _check_step(t, "t", 1, _check_schedule(schedule).T)
     t_prev = _check_step(t_prev, "t_prev", 0, t)
-    _check_same_shape(eps, "eps", x_t, "x_t")
-    a_t, s_t = schedule.coefficients(t, x_t, check=False)
-    x0_hat = (x_t - s_t * eps) / a_t  # Tweedie
+    x0_hat = predict_x0(x_t, eps, t, schedule)
     if _check_clip(clip) is not None:
         x0_hat = x0_hat.clamp(*clip)
+        a_t, s_t = schedule.coefficients(t, x_t, check=False)
         eps = (x_t - a_t * x0_hat) / s_t
     a_s, s_s = schedule.coefficients(t_prev, x_t, check=False)
     return a_s * x0_hat + s_s * eps, x0_hat
