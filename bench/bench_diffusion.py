@@ -21,12 +21,14 @@ held-out digits than samples of a Gaussian fitted to the training set, with no s
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import torch
 
 from course_lib import diffusion as df
 from course_lib.data import load_digits_split, two_moons
+from course_lib.optim import minimize
 from course_lib.stats import energy_distance, mmd, nearest_distance
 
 
@@ -36,21 +38,16 @@ def train_reference(model: torch.nn.Module, data: torch.Tensor, n_steps: int, lr
 
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", clip_sample=False)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
-    lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, n_steps)
-    start = time.perf_counter()
-    model.train()
-    for _ in range(n_steps):
+
+    def loss(step: int) -> torch.Tensor:
         x0 = data[torch.randint(len(data), (batch_size,), generator=generator)]
         k = torch.randint(0, 1000, (batch_size,), generator=generator)  # diffusers' step k is the course's t = k + 1
         noise = torch.randn(x0.shape, generator=generator)
         prediction = model(scheduler.add_noise(x0, noise, k), (k + 1).float() / 1000)
-        loss = ((prediction - noise) ** 2).sum(-1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        lr_schedule.step()
-    model.eval()
+        return ((prediction - noise) ** 2).sum(-1).mean()
+
+    start = time.perf_counter()
+    minimize(loss, model.parameters(), n_steps, lr=lr, cosine=True, show_progress=False)  # the course's loop
     return time.perf_counter() - start
 
 
@@ -69,7 +66,7 @@ def sample_reference(model: torch.nn.Module, x_T: torch.Tensor, seed: int) -> to
 
 def train_course(model: torch.nn.Module, data: torch.Tensor, schedule: df.NoiseSchedule, n_steps: int, lr: float) -> float:
     start = time.perf_counter()
-    df.train_diffusion(model, data, schedule, n_steps=n_steps, batch_size=128, lr=lr, seed=0, show_progress=False)
+    df.train_diffusion(model, data, schedule, n_steps=n_steps, batch_size=128, lr=lr, generator=0, show_progress=False)
     return time.perf_counter() - start
 
 
@@ -79,10 +76,8 @@ def moons(n_steps: int, schedule: df.NoiseSchedule) -> None:
     x_T = torch.randn(2000, 2, generator=torch.Generator().manual_seed(1))
     print(f"\n== two moons: {n_steps} training steps, TimeMLP(2, 64, depth 2), 2000 samples, ancestral sampling (1000 steps)")
     rows = {}
-    torch.manual_seed(0)
-    course = df.TimeMLP(2, 64, 2)
-    reference = df.TimeMLP(2, 64, 2)
-    reference.load_state_dict(course.state_dict())  # same initial weights
+    course = df.TimeMLP(2, 64, 2, generator=0)
+    reference = copy.deepcopy(course)  # same initial weights
     seconds = train_course(course, train, schedule, n_steps, 2e-3)
     rows["course DDPM"] = (seconds, df.sample_ddpm(course, x_T, schedule, torch.Generator().manual_seed(2)).x)
     seconds = train_reference(reference, train, n_steps, 2e-3)
@@ -103,15 +98,13 @@ def digits(n_steps: int, schedule: df.NoiseSchedule) -> None:
     x_T = torch.randn(len(held), 64, generator=torch.Generator().manual_seed(1))
     print(f"\n== digits: {n_steps} training steps, GaussianPlusNetwork with TimeMLP(64, 256, depth 2), {len(held)} samples")
     rows = {}
-    torch.manual_seed(0)
-    course = df.GaussianPlusNetwork(gauss, schedule, df.TimeMLP(64, 256, 2))
-    reference = df.GaussianPlusNetwork(gauss, schedule, df.TimeMLP(64, 256, 2))
-    reference.load_state_dict(course.state_dict())
+    course = df.GaussianPlusNetwork(gauss, schedule, df.TimeMLP(64, 256, 2, generator=0))
+    reference = copy.deepcopy(course)
     seconds = train_course(course, train, schedule, n_steps, 1e-3)
     rows["course DDPM"] = (seconds, df.sample_ddpm(course, x_T, schedule, torch.Generator().manual_seed(2)).x)
     seconds = train_reference(reference, train, n_steps, 1e-3)
     rows["reference: diffusers DDPMScheduler"] = (seconds, sample_reference(reference, x_T, 2))
-    plain = df.TimeMLP(64, 256, 2)
+    plain = df.TimeMLP(64, 256, 2, generator=1)
     seconds = train_course(plain, train, schedule, n_steps, 1e-3)
     rows["plain TimeMLP, no Gaussian part"] = (seconds, df.sample_ddpm(plain, x_T, schedule, torch.Generator().manual_seed(2)).x)
     rows["Gaussian fit"] = (0.0, gauss.sample(len(held), torch.Generator().manual_seed(3)))
@@ -133,8 +126,8 @@ def main() -> None:
     torch.set_num_threads(2)
     schedule = df.NoiseSchedule.linear(1000)
     warm = torch.randn(512, 2)  # first-call costs (allocator, kernels) are paid here, not by whichever model trains first
-    train_course(df.TimeMLP(2, 64, 2), warm, schedule, 300, 2e-3)
-    train_reference(df.TimeMLP(2, 64, 2), warm, 300, 2e-3)
+    train_course(df.TimeMLP(2, 64, 2, generator=0), warm, schedule, 300, 2e-3)
+    train_reference(df.TimeMLP(2, 64, 2, generator=0), warm, 300, 2e-3)
     moons(args.moons_steps, schedule)
     digits(args.digits_steps, schedule)
 

@@ -12,33 +12,97 @@ Liu et al. 2023; Albergo & Vanden-Eijnden 2023) use the straight path x_t = (1 -
 learn v = eps - x_0.
 
 Every model here is an ``nn.Module`` called as ``model(x, time)`` with ``time`` in [0, 1] of shape
-(batch,): t / T for DDPM (it returns eps), t for flow matching (it returns v). The exact denoisers
-``GaussianDenoiser`` (Gaussian data: closed form, including the probability-flow trajectory of
-Wang & Vastola 2023) and ``MixtureDenoiser`` (Gaussian mixtures, and a finite training set: the
-memorizing optimum) give E[x_0 | alpha x_0 + sigma eps = x]; ``ExactEpsilon`` and ``ExactVelocity``
-turn them into models that every sampler accepts. ``Ensemble`` trains many small networks at once.
+(batch,): t / T for DDPM (it returns eps), t for flow matching (it returns v). Each sampler is one
+step function (``ddpm_step``, ``ddim_step``, ``flow_matching_step``, like a diffusers scheduler's
+``step``) driven by one reverse loop. The exact denoisers ``GaussianDenoiser`` (Gaussian data:
+closed form, including the probability-flow trajectory of Wang & Vastola 2023) and
+``MixtureDenoiser`` (Gaussian mixtures, and a finite training set: the memorizing optimum) give
+E[x_0 | alpha x_0 + sigma eps = x]; ``ExactEpsilon`` and ``ExactVelocity`` turn them into models
+that every sampler accepts. ``Ensemble`` trains many small networks at once.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .notebook import progress
+from . import rng
+from .checks import (
+    check_count,
+    check_finite,
+    check_fraction,
+    check_points,
+    check_positive,
+    check_weights,
+)
+from .optim import minimize
+from .rng import Seed, init_parameters, torch_generator
+from .sampling import GaussianMixture
 
 __all__ = [
     "NoiseSchedule", "forward_marginal", "q_sample", "predict_x0", "ddpm_loss", "denoising_error",
-    "flow_matching_loss", "TimeMLP", "Ensemble", "train_diffusion", "Reverse", "sample_ddpm",
-    "sample_ddim", "sample_flow_matching", "GaussianDenoiser", "MixtureDenoiser", "ExactEpsilon",
-    "ExactVelocity", "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift", "x0_variance",
+    "flow_matching_loss", "TimeMLP", "Ensemble", "train_diffusion", "Reverse", "ddpm_step",
+    "ddim_step", "flow_matching_step", "sample_ddpm", "sample_ddim", "sample_flow_matching",
+    "x0_variance", "GaussianDenoiser", "MixtureDenoiser", "ExactEpsilon", "ExactVelocity",
+    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift", "HalfSplit",
     "half_split_experiment", "half_split_sweep",
 ]
+
+Clip = tuple[float, float] | None
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks shared by this module
+# ----------------------------------------------------------------------------------------------
+def _check_schedule(schedule: object) -> NoiseSchedule:
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
+    return schedule
+
+
+def _check_model(model: object) -> nn.Module:
+    if not callable(model):
+        raise TypeError(f"model must be callable as model(x, time), got {type(model).__name__}")
+    return model
+
+
+def _check_step(t: object, name: str, low: int, high: int) -> int:
+    t = check_count(t, name, low)
+    if t > high:
+        raise ValueError(f"{name} must lie in {low}..{high}, got {t}")
+    return t
+
+
+def _check_same_shape(value: torch.Tensor, name: str, x: torch.Tensor, x_name: str) -> None:
+    if not torch.is_tensor(value) or value.shape != x.shape:
+        shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+        raise ValueError(f"{name} must have the shape of {x_name} {tuple(x.shape)}, got {shape}")
+
+
+def _check_clip(clip: Clip) -> Clip:
+    if clip is not None and (len(clip) != 2 or not clip[0] < clip[1]):
+        raise ValueError(f"clip must be None or a range (low, high) with low < high, got {clip}")
+    return clip
+
+
+def _device_of(value: object) -> torch.device:
+    return value.device if torch.is_tensor(value) else torch.device("cpu")
+
+
+def _dtype_of(value: object) -> torch.dtype:
+    """Floating dtype of an input tensor or array (torch's default dtype for anything else)."""
+    if torch.is_tensor(value) and value.is_floating_point():
+        return value.dtype
+    numpy_types = {np.dtype("float32"): torch.float32, np.dtype("float64"): torch.float64}
+    if isinstance(value, np.ndarray) and value.dtype in numpy_types:
+        return numpy_types[value.dtype]
+    return torch.get_default_dtype()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -59,11 +123,14 @@ class NoiseSchedule:
 
     def __post_init__(self) -> None:
         b = self.betas
-        if not isinstance(b, torch.Tensor) or b.ndim != 1 or len(b) == 0:
-            raise ValueError("betas must be a non-empty 1D tensor")
+        if not torch.is_tensor(b):
+            raise TypeError(f"betas must be a torch.Tensor, got {type(b).__name__}")
+        if b.ndim != 1 or len(b) == 0:
+            raise ValueError(f"betas must be a non-empty 1D tensor, got shape {tuple(b.shape)}")
         if not bool(((b > 0) & (b < 1)).all()):
-            raise ValueError("every beta_t must lie in (0, 1)")
-        alpha_bar = torch.cat([torch.ones(1, dtype=b.dtype), torch.cumprod(1 - b, 0)])
+            raise ValueError("betas must lie in (0, 1): every beta_t")
+        ones = torch.ones(1, dtype=b.dtype, device=b.device)
+        alpha_bar = torch.cat([ones, torch.cumprod(1 - b, 0)])
         # computed once (the schedule is immutable): abar and the two coefficient tables
         object.__setattr__(self, "_alpha_bar", alpha_bar.double())
         tables = torch.stack([alpha_bar.sqrt(), (1 - alpha_bar).sqrt()]).double()
@@ -74,9 +141,16 @@ class NoiseSchedule:
         cls, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02
     ) -> NoiseSchedule:
         """Ho et al. (2020): beta_t linear from 1e-4 to 0.02 over T = 1000 steps (times 1000/T for
-        other T)."""
+        other T). The schedule lives on the CPU; ``coefficients`` moves it to the data."""
+        T = check_count(T, "T")
         scale = 1000 / T
-        return cls(torch.linspace(beta_start * scale, beta_end * scale, T, dtype=torch.float64))
+        check_positive(beta_start, "beta_start")
+        if check_positive(beta_end, "beta_end") * scale >= 1:
+            raise ValueError(f"beta_end * 1000 / T must be < 1, got {beta_end * scale} (T = {T})")
+        betas = torch.linspace(
+            beta_start * scale, beta_end * scale, T, dtype=torch.float64, device="cpu"
+        )
+        return cls(betas)
 
     @property
     def T(self) -> int:
@@ -90,21 +164,31 @@ class NoiseSchedule:
         self, t: torch.Tensor | int, like: torch.Tensor, check: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(sqrt(abar_t), sqrt(1 - abar_t)) for integer steps t, shaped to broadcast against
-        ``like`` of shape (batch, ...)."""
-        t = _as_steps(t, self.T, len(like)) if check else t
+        ``like`` of shape (batch, ...), on its device and in its dtype."""
+        t = _as_steps(t, self.T, like) if check else t
         table = self._tables.to(device=like.device, dtype=like.dtype)[:, t]
         a, s = table.reshape(2, -1, *([1] * (like.ndim - 1)))
         return a, s
 
 
-def _as_steps(t: torch.Tensor | int, T: int, batch: int) -> torch.Tensor:
-    t = torch.as_tensor(t)
-    if t.is_floating_point():
-        raise TypeError("diffusion steps t must be integers in 0..T")
-    if int(t.min()) < 0 or int(t.max()) > T:
-        low, high = int(t.min()), int(t.max())
-        raise ValueError(f"diffusion steps must lie in 0..{T}, got values from {low} to {high}")
-    return t.expand(batch) if t.ndim == 0 else t
+def _as_steps(t: torch.Tensor | int, T: int, like: torch.Tensor, low: int = 0) -> torch.Tensor:
+    """Steps t (one integer, or one per row of ``like``) checked to lie in low..T."""
+    if not torch.is_tensor(like):
+        raise TypeError(f"expected a torch.Tensor of shape (batch, ...), got {type(like).__name__}")
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        if not low <= t <= T:
+            raise ValueError(f"t must lie in {low}..{T}, got {t}")
+        return int(t)
+    t = torch.as_tensor(t, device=t.device if torch.is_tensor(t) else like.device)
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise TypeError(f"t must be integers in {low}..{T} (diffusion steps), got {t.dtype}")
+    if t.ndim > 1 or (t.ndim == 1 and len(t) != len(like)):
+        need = f"one step or one per row ({len(like)})"
+        raise ValueError(f"t must be {need}, got shape {tuple(t.shape)}")
+    if int(t.min()) < low or int(t.max()) > T:
+        values = f"values from {int(t.min())} to {int(t.max())}"
+        raise ValueError(f"t must lie in {low}..{T}, got {values}")
+    return t.expand(len(like)) if t.ndim == 0 else t
 
 
 def forward_marginal(
@@ -112,17 +196,24 @@ def forward_marginal(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation of q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)
     (Ho et al. 2020, eq. 4)."""
-    a, s = schedule.coefficients(t, x0)
+    x0 = check_points(x0, "x0")
+    a, s = _check_schedule(schedule).coefficients(t, x0)
     return a * x0, s.expand_as(x0)
 
 
 def q_sample(
-    x0: torch.Tensor, t: torch.Tensor | int, schedule: NoiseSchedule, noise: torch.Tensor
+    x0: torch.Tensor,
+    t: torch.Tensor | int,
+    schedule: NoiseSchedule,
+    noise: torch.Tensor | None = None,
+    generator: Seed = None,
 ) -> torch.Tensor:
-    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps: a draw of the forward marginal, given eps."""
-    if noise.shape != x0.shape:
-        shapes = f"{tuple(x0.shape)}, got {tuple(noise.shape)}"
-        raise ValueError(f"noise must have the shape of x0 {shapes}")
+    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps: a draw of the forward marginal, with the
+    given ``noise`` eps or eps = randn(x0.shape, generator)."""
+    x0 = check_points(x0, "x0")
+    if noise is None:
+        noise = rng.randn(x0.shape, x0, torch_generator(generator))
+    _check_same_shape(noise, "noise", x0, "x0")
     mean, std = forward_marginal(x0, t, schedule)
     return mean + std * noise
 
@@ -132,58 +223,50 @@ def predict_x0(
 ) -> torch.Tensor:
     """Tweedie's formula with the noise prediction:
     x0_hat = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)."""
-    a, s = schedule.coefficients(t, x_t)
+    _check_same_shape(eps, "eps", check_points(x_t, "x_t"), "x_t")
+    a, s = _check_schedule(schedule).coefficients(t, x_t)
     return (x_t - s * eps) / a
 
 
-def _check_data(x0: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x0, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor of shape (batch, dim), got {type(x0).__name__}")
-    if x0.ndim != 2:
-        raise ValueError(f"expected data of shape (batch, dim), got {tuple(x0.shape)}")
-    return x0
-
-
 def ddpm_loss(
-    model: nn.Module,
-    x0: torch.Tensor,
-    schedule: NoiseSchedule,
-    generator: torch.Generator | None = None,
+    model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, generator: Seed = None
 ) -> torch.Tensor:
     """Ho et al. (2020) simple loss: squared error of the noise prediction, t ~ U{1..T},
-    eps ~ N(0, I)."""
-    x0 = _check_data(x0)
-    t = torch.randint(1, schedule.T + 1, (len(x0),), generator=generator).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    eps ~ N(0, I) (drawn in that order)."""
+    x0, generator = check_points(x0, "x0"), torch_generator(generator)
+    T = _check_schedule(schedule).T
+    t = rng.randint(1, T + 1, (len(x0),), x0, generator)
+    noise = rng.randn(x0.shape, x0, generator)
     a, s = schedule.coefficients(t, x0, check=False)  # t was drawn in range just above
-    prediction = model(a * x0 + s * noise, t.to(x0.dtype) / schedule.T)
+    prediction = _check_model(model)(a * x0 + s * noise, t.to(x0.dtype) / T)
     return ((prediction - noise) ** 2).sum(-1).mean()
 
 
 @torch.no_grad()
 def denoising_error(
-    model: nn.Module, x0: torch.Tensor, t: int, schedule: NoiseSchedule, generator: torch.Generator
+    model: nn.Module, x0: torch.Tensor, t: int, schedule: NoiseSchedule, generator: Seed = None
 ) -> tuple[float, float]:
     """The DDPM loss at one step t, E||eps - eps_theta(x_t, t)||^2, estimated on the points ``x0``
     (one noise draw each): returns the mean and its standard error."""
-    x0 = _check_data(x0)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    x0 = check_points(x0, "x0")
+    if len(x0) < 2:
+        raise ValueError(f"x0 needs at least 2 points for a standard error, got {len(x0)}")
+    t = _check_step(t, "t", 1, _check_schedule(schedule).T)
+    noise = rng.randn(x0.shape, x0, torch_generator(generator))
     x_t = q_sample(x0, t, schedule, noise)
     time = torch.full((len(x0),), t / schedule.T, dtype=x0.dtype, device=x0.device)
-    error = ((model(x_t, time) - noise) ** 2).sum(-1)
+    error = ((_check_model(model)(x_t, time) - noise) ** 2).sum(-1)
     return error.mean().item(), (error.std() / math.sqrt(len(error))).item()
 
 
-def flow_matching_loss(
-    model: nn.Module, x0: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def flow_matching_loss(model: nn.Module, x0: torch.Tensor, generator: Seed = None) -> torch.Tensor:
     """Conditional flow matching with the straight path x_t = (1 - t) x_0 + t eps: regress
-    v_theta(x_t, t) on eps - x_0."""
-    x0 = _check_data(x0)
-    t = torch.rand(len(x0), generator=generator, dtype=x0.dtype).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
+    v_theta(x_t, t) on eps - x_0, with t ~ U[0, 1) and eps ~ N(0, I) (drawn in that order)."""
+    x0, generator = check_points(x0, "x0"), torch_generator(generator)
+    t = rng.rand((len(x0),), x0, generator)
+    noise = rng.randn(x0.shape, x0, generator)
     x_t = (1 - t[:, None]) * x0 + t[:, None] * noise
-    return ((model(x_t, t) - (noise - x0)) ** 2).sum(-1).mean()
+    return ((_check_model(model)(x_t, t) - (noise - x0)) ** 2).sum(-1).mean()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,31 +274,53 @@ def flow_matching_loss(
 # ----------------------------------------------------------------------------------------------
 class TimeMLP(nn.Module):
     """Residual MLP f(x, time) for eps- or velocity-prediction; time in [0, 1] enters through
-    sinusoidal features (Vaswani et al. 2017) added to every block."""
+    sinusoidal features (Vaswani et al. 2017) added to every block.
+
+    Like ``nn.Linear`` it is built on torch's default device. With ``generator`` its weights are
+    drawn from it (``rng.init_parameters``: PyTorch's default initialization) and torch's global
+    stream is left alone."""
 
     def __init__(
-        self, dim: int, hidden: int = 128, depth: int = 3, time_features: int = 32
+        self,
+        dim: int,
+        hidden: int = 128,
+        depth: int = 3,
+        time_features: int = 32,
+        generator: Seed = None,
     ) -> None:
         super().__init__()
-        self.dim = dim
+        self.dim, hidden = check_count(dim, "dim"), check_count(hidden, "hidden")
+        depth = check_count(depth, "depth")
+        time_features = check_count(time_features, "time_features")
+        if time_features % 2:
+            raise ValueError(f"time_features must be even (sin and cos), got {time_features}")
         frequencies = torch.exp(torch.linspace(0, math.log(1000.0), time_features // 2))
         self.register_buffer("frequencies", frequencies)
-        self.inp = nn.Linear(dim, hidden)
-        self.time = nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth))
-        block = lambda: nn.Sequential(  # noqa: E731
-            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
-        )
-        self.blocks = nn.ModuleList(block() for _ in range(depth))
-        self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
+        # with a generator, the default initialization's draws are discarded: fork the global stream
+        with torch.random.fork_rng(devices=[], enabled=generator is not None):
+            self.inp = nn.Linear(dim, hidden)
+            self.time = nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth))
+            block = lambda: nn.Sequential(  # noqa: E731
+                nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+            )
+            self.blocks = nn.ModuleList(block() for _ in range(depth))
+            self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
+        if generator is not None:
+            init_parameters(self, generator)
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor."""
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected x of shape (batch, {self.dim}), got {tuple(x.shape)}")
-        angles = time.to(x.dtype).expand(len(x))[:, None] * self.frequencies
+    def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
+        """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor (or a number)."""
+        if not torch.is_tensor(x) or x.ndim != 2 or x.shape[1] != self.dim:
+            shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(f"expected x of shape (batch, {self.dim}), got {shape}")
+        time = torch.as_tensor(time, dtype=x.dtype, device=x.device)
+        if time.ndim > 1 or (time.ndim == 1 and len(time) != len(x)):
+            shape = tuple(time.shape)
+            raise ValueError(f"time must be one number or one per row of x, got shape {shape}")
+        angles = time.expand(len(x))[:, None] * self.frequencies
         features = torch.cat([angles.sin(), angles.cos()], -1)
         h = self.inp(x)
-        for time_layer, block in zip(self.time, self.blocks):
+        for time_layer, block in zip(self.time, self.blocks, strict=True):
             h = h + block(h + time_layer(features))
         return self.out(h)
 
@@ -227,40 +332,45 @@ def train_diffusion(
     n_steps: int = 2000,
     batch_size: int = 256,
     lr: float = 2e-3,
-    seed: int = 0,
+    generator: Seed = 0,
     show_progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
 ) -> list[float]:
-    """Adam with a cosine learning-rate decay to zero (it plays the role of the weight averaging of
-    large models) on the DDPM loss, or on the flow-matching loss if ``schedule`` is None.
-    ``callback(step, model)`` runs after every step (for snapshots). Returns the losses."""
-    data = _check_data(torch.as_tensor(data, dtype=torch.float32))
-    data = data.to(next(model.parameters()).device)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
-    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, n_steps)
-    losses = []
-    model.train()
-    quiet = not show_progress or None  # None: tqdm decides (COURSE_QUIET=1 silences it)
-    for step in progress(range(1, n_steps + 1), desc="diffusion", disable=quiet):
-        x0 = data[torch.randint(len(data), (batch_size,), generator=generator).to(data.device)]
+    """Adam with a cosine learning-rate decay to zero (``optim.minimize``; it plays the role of the
+    weight averaging of large models) on the DDPM loss, or on the flow-matching loss if
+    ``schedule`` is None. Each step draws a batch (with replacement), then the loss's t and eps,
+    all from ``generator``. ``callback(step, model)`` runs after every step (for snapshots).
+    The model keeps its device, dtype and train/eval mode. Returns the losses."""
+    parameters = list(model.parameters()) if isinstance(model, nn.Module) else []
+    if not parameters:
+        raise ValueError("model must be an nn.Module with parameters to train")
+    first = parameters[0]
+    data = check_points(torch.as_tensor(data, dtype=first.dtype, device=first.device), "data")
+    if schedule is not None:
+        _check_schedule(schedule)
+    n_steps, batch_size = check_count(n_steps, "n_steps"), check_count(batch_size, "batch_size")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(step, model), got {callback!r}")
+    generator = torch_generator(generator)
+
+    def loss(step: int) -> torch.Tensor:
+        x0 = data[rng.randint(0, len(data), (batch_size,), data, generator)]
         if schedule is None:
-            loss = flow_matching_loss(model, x0, generator)
-        else:
-            loss = ddpm_loss(model, x0, schedule, generator)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        decay.step()
-        losses.append(loss.item())
-        if callback is not None:
-            callback(step, model)
-    model.eval()
-    return losses
+            return flow_matching_loss(model, x0, generator)
+        return ddpm_loss(model, x0, schedule, generator)
+
+    after = None if callback is None else lambda step: callback(step, model)
+    was_training = model.training
+    model.train()
+    try:
+        return minimize(loss, parameters, n_steps, lr=lr, cosine=True, callback=after,
+                        desc="diffusion", show_progress=show_progress)
+    finally:
+        model.train(was_training)
 
 
 # ----------------------------------------------------------------------------------------------
-# Samplers
+# Samplers: one step function per method, one reverse loop for all
 # ----------------------------------------------------------------------------------------------
 @dataclass
 class Reverse:
@@ -274,44 +384,115 @@ class Reverse:
     denoised: torch.Tensor
 
 
-def _finish(x: torch.Tensor, steps: list[int], states: list, denoised: list) -> Reverse:
-    stack = lambda items: torch.stack(items) if items else torch.empty(0, *x.shape)  # noqa: E731
-    return Reverse(x, steps, stack(states), stack(denoised))
+def ddpm_step(
+    eps: torch.Tensor,
+    t: int,
+    x_t: torch.Tensor,
+    schedule: NoiseSchedule,
+    generator: Seed = None,
+    clip: Clip = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ancestral step t -> t - 1 (Ho et al. 2020, Algorithm 2) in its posterior form:
+    x_{t-1} ~ q(x_{t-1} | x_t, x0_hat) = N(c0 x0_hat + ct x_t, beta_tilde_t I), with x0_hat from
+    Tweedie's formula (optionally clipped to the data range). Without clipping this is exactly
+    x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(1 - beta_t) + sqrt(beta_tilde_t) z,
+    with z = randn(x.shape, generator) drawn for t > 1 only. Returns (x_{t-1}, x0_hat)."""
+    t = _check_step(t, "t", 1, _check_schedule(schedule).T)
+    abar, betas = schedule.alpha_bar, schedule.betas
+    x0_hat = predict_x0(x_t, eps, t, schedule)
+    if _check_clip(clip) is not None:
+        x0_hat = x0_hat.clamp(*clip)
+    c0 = abar[t - 1].sqrt() * betas[t - 1] / (1 - abar[t])
+    ct = (1 - betas[t - 1]).sqrt() * (1 - abar[t - 1]) / (1 - abar[t])
+    x = c0 * x0_hat + ct * x_t
+    if t > 1:
+        variance = betas[t - 1] * (1 - abar[t - 1]) / (1 - abar[t])
+        x = x + variance.sqrt() * rng.randn(x.shape, x, torch_generator(generator))
+    return x, x0_hat
+
+
+def ddim_step(
+    eps: torch.Tensor,
+    t: int,
+    t_prev: int,
+    x_t: torch.Tensor,
+    schedule: NoiseSchedule,
+    clip: Clip = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One deterministic DDIM step t -> t_prev (eta = 0; Song, Meng & Ermon 2021, eq. 12):
+    x_{t_prev} = sqrt(abar_{t_prev}) x0_hat + sqrt(1 - abar_{t_prev}) eps. With clipping, eps is
+    recomputed from the clipped x0_hat. Returns (x_{t_prev}, x0_hat)."""
+    t = _check_step(t, "t", 1, _check_schedule(schedule).T)
+    t_prev = _check_step(t_prev, "t_prev", 0, t)
+    x0_hat = predict_x0(x_t, eps, t, schedule)
+    if _check_clip(clip) is not None:
+        x0_hat = x0_hat.clamp(*clip)
+        a_t, s_t = schedule.coefficients(t, x_t, check=False)
+        eps = (x_t - a_t * x0_hat) / s_t
+    a_s, s_s = schedule.coefficients(t_prev, x_t, check=False)
+    return a_s * x0_hat + s_s * eps, x0_hat
+
+
+def flow_matching_step(
+    v: torch.Tensor, t: float, dt: float, x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Euler step of dx/dt = v(x, t) from t to t - dt (towards the data at t = 0). On the
+    straight path x_t = (1 - t) x_0 + t eps the denoised estimate is x0_hat = x_t - t v.
+    Returns (x_{t - dt}, x0_hat)."""
+    t, dt = check_positive(t, "t"), check_positive(dt, "dt")
+    _check_same_shape(v, "v", x, "x")
+    return x - dt * v, x - t * v
 
 
 @torch.no_grad()
+def _reverse(
+    model: nn.Module,
+    x: torch.Tensor,
+    steps: list[int],
+    times: list[float],
+    step: Callable[[torch.Tensor, int, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    keep: set[int],
+) -> Reverse:
+    """The loop behind every sampler: at the k-th reverse step evaluate model(x, times[k]) and
+    move with step(output, k, x) -> (next x, x0_hat); keep x and x0_hat at the steps in keep."""
+    kept, states, denoised = [], [], []
+    for k, (label, time) in enumerate(zip(steps, times, strict=True)):
+        output = model(x, torch.full((len(x),), time, dtype=x.dtype, device=x.device))
+        x_next, x0_hat = step(output, k, x)
+        if label in keep:
+            kept.append(label), states.append(x), denoised.append(x0_hat)
+        x = x_next
+    if x.device.type != "meta" and not bool(torch.isfinite(x).all()):
+        raise FloatingPointError("the reverse process produced NaN or infinite values: check model")
+    stack = lambda items: torch.stack(items) if items else x.new_empty((0, *x.shape))  # noqa: E731
+    return Reverse(x, kept, stack(states), stack(denoised))
+
+
+def _check_start(model: nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
+    _check_model(model)
+    return check_points(x, name).clone()
+
+
 def sample_ddpm(
     model: nn.Module,
     x_T: torch.Tensor,
     schedule: NoiseSchedule,
-    generator: torch.Generator | None = None,
-    keep: list[int] | range = (),
-    clip: tuple[float, float] | None = None,
+    generator: Seed = None,
+    keep: Iterable[int] = (),
+    clip: Clip = None,
 ) -> Reverse:
-    """Ancestral sampling (Ho et al. 2020, Algorithm 2) in its posterior form: at each t = T..1,
-    x_{t-1} ~ q(x_{t-1} | x_t, x0_hat) = N(c0 x0_hat + ct x_t, beta_tilde_t I), with x0_hat from
-    Tweedie's formula (optionally clipped to the data range). Without clipping this is exactly
-    x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(1 - beta_t) + sqrt(beta_tilde_t) z,
-    with z = randn(x.shape, generator) drawn at every step t > 1, in that order."""
-    x, abar, betas = _check_data(x_T).clone(), schedule.alpha_bar, schedule.betas
-    keep, steps, states, denoised = set(keep), [], [], []
-    for t in range(schedule.T, 0, -1):
-        eps = model(x, torch.full((len(x),), t / schedule.T, dtype=x.dtype))
-        x0_hat = predict_x0(x, eps, t, schedule)
-        if clip is not None:
-            x0_hat = x0_hat.clamp(*clip)
-        if t in keep:
-            steps.append(t), states.append(x.clone()), denoised.append(x0_hat)
-        c0 = abar[t - 1].sqrt() * betas[t - 1] / (1 - abar[t])
-        ct = (1 - betas[t - 1]).sqrt() * (1 - abar[t - 1]) / (1 - abar[t])
-        x = c0 * x0_hat + ct * x
-        if t > 1:
-            variance = betas[t - 1] * (1 - abar[t - 1]) / (1 - abar[t])
-            x = x + variance.sqrt() * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    return _finish(x, steps, states, denoised)
+    """Ancestral sampling (Ho et al. 2020, Algorithm 2): ``ddpm_step`` at t = T..1, with the noise
+    of each step t > 1 drawn from ``generator`` in that order. ``keep``: steps whose x_t and
+    x0_hat are returned."""
+    x, T = _check_start(model, x_T, "x_T"), _check_schedule(schedule).T
+    generator, keep, clip = torch_generator(generator), set(keep), _check_clip(clip)
+    if any(not 1 <= t <= T for t in keep):
+        raise ValueError(f"keep must hold steps in 1..{T}, got {sorted(keep)}")
+    grid = list(range(T, 0, -1))
+    step = lambda eps, k, x: ddpm_step(eps, grid[k], x, schedule, generator, clip)  # noqa: E731
+    return _reverse(model, x, grid, [t / T for t in grid], step, keep)
 
 
-@torch.no_grad()
 def sample_ddim(
     model: nn.Module,
     x_start: torch.Tensor,
@@ -319,51 +500,59 @@ def sample_ddim(
     n_steps: int = 50,
     t_start: int | None = None,
     keep_all: bool = False,
-    clip: tuple[float, float] | None = None,
+    clip: Clip = None,
 ) -> Reverse:
-    """Deterministic DDIM (eta = 0; Song, Meng & Ermon 2021, eq. 12) on ``n_steps`` evenly spaced
-    steps from ``t_start`` (default T) down to 0: x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps.
-    It discretizes the probability-flow ODE; ``t_start`` < T starts from a state at step t_start."""
-    t_start = schedule.T if t_start is None else t_start
-    if not 1 <= t_start <= schedule.T:
-        raise ValueError(f"t_start must lie in 1..{schedule.T}, got {t_start}")
-    grid = torch.linspace(t_start, 0, n_steps + 1).round().long().tolist()
-    x = _check_data(x_start).clone()
-    steps, states, denoised = [], [], []
-    for t, s in zip(grid[:-1], grid[1:]):
-        eps = model(x, torch.full((len(x),), t / schedule.T, dtype=x.dtype))
-        x0_hat = predict_x0(x, eps, t, schedule)
-        if clip is not None:
-            x0_hat = x0_hat.clamp(*clip)
-            a_t, s_t = schedule.coefficients(t, x)
-            eps = (x - a_t * x0_hat) / s_t
-        if keep_all:
-            steps.append(t), states.append(x.clone()), denoised.append(x0_hat)
-        a_s, s_s = schedule.coefficients(s, x)
-        x = a_s * x0_hat + s_s * eps
-    return _finish(x, steps, states, denoised)
+    """Deterministic DDIM: ``ddim_step`` on ``n_steps`` evenly spaced steps from ``t_start``
+    (default T) down to 0. It discretizes the probability-flow ODE; ``t_start`` < T starts from a
+    state at step t_start."""
+    x, T = _check_start(model, x_start, "x_start"), _check_schedule(schedule).T
+    n_steps, clip = check_count(n_steps, "n_steps"), _check_clip(clip)
+    t_start = _check_step(T if t_start is None else t_start, "t_start", 1, T)
+    grid = torch.linspace(t_start, 0, n_steps + 1, dtype=torch.float32, device="cpu")
+    grid = grid.round().long().tolist()
+    step = lambda eps, k, x: ddim_step(eps, grid[k], grid[k + 1], x, schedule, clip)  # noqa: E731
+    keep = set(grid[:-1]) if keep_all else set()
+    return _reverse(model, x, grid[:-1], [t / T for t in grid[:-1]], step, keep)
 
 
-@torch.no_grad()
-def sample_flow_matching(model: nn.Module, x_1: torch.Tensor, n_steps: int = 50) -> torch.Tensor:
-    """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with Euler steps."""
-    x, dt = _check_data(x_1).clone(), 1.0 / n_steps
-    for k in range(n_steps, 0, -1):
-        x = x - dt * model(x, torch.full((len(x),), k * dt, dtype=x.dtype))
-    return x
+def sample_flow_matching(
+    model: nn.Module, x_1: torch.Tensor, n_steps: int = 50, keep_all: bool = False
+) -> Reverse:
+    """Integrate dx/dt = v(x, t) from t = 1 (noise) to t = 0 (data) with ``n_steps`` Euler steps
+    (``flow_matching_step``); ``steps`` counts them down, step k at time k / n_steps."""
+    x, n_steps = _check_start(model, x_1, "x_1"), check_count(n_steps, "n_steps")
+    dt = 1.0 / n_steps
+    grid = list(range(n_steps, 0, -1))
+    times = [k * dt for k in grid]
+    step = lambda v, k, x: flow_matching_step(v, times[k], dt, x)  # noqa: E731
+    return _reverse(model, x, grid, times, step, set(grid) if keep_all else set())
 
 
 def x0_variance(run: Reverse) -> torch.Tensor:
     """Per sample: variance of the denoised estimate x0_hat over the kept (last) reverse steps,
     summed over dimensions. Aithal et al. (2024) flag hallucinated samples by a high value."""
+    if not isinstance(run, Reverse):
+        raise TypeError(f"run must be a Reverse (a sampler's result), got {type(run).__name__}")
     if len(run.steps) < 2:
-        raise ValueError("keep at least two reverse steps to measure the variance of x0_hat")
+        raise ValueError("run must keep at least two reverse steps (for the variance of x0_hat)")
     return run.denoised.var(0).sum(-1)
 
 
 # ----------------------------------------------------------------------------------------------
 # Exact denoisers: E[x_0 | alpha x_0 + sigma eps = x]
 # ----------------------------------------------------------------------------------------------
+def _check_noise_levels(alpha: torch.Tensor | float, sigma: torch.Tensor | float) -> None:
+    # numbers are checked here; tensors (one level per row, inside samplers) are left unchecked
+    if not torch.is_tensor(alpha):
+        check_positive(alpha, "alpha", allow_zero=True)
+    if not torch.is_tensor(sigma):
+        check_positive(sigma, "sigma")
+
+
+def _as_double(value: torch.Tensor | float) -> torch.Tensor | float:
+    return value.double() if torch.is_tensor(value) else float(value)
+
+
 class GaussianDenoiser:
     """Exact denoiser, score and probability-flow trajectory for Gaussian data x_0 ~ N(mean, cov).
 
@@ -374,14 +563,22 @@ class GaussianDenoiser:
     too: in the eigenbasis u_k each coordinate of x - alpha mean scales as
     sqrt(alpha^2 lambda_k + sigma^2)
     (Wang & Vastola, "The hidden linear structure in score-based models", 2023).
+    Computations run in float64; samples come in ``dtype`` (default: the dtype of ``mean``).
     """
 
-    def __init__(self, mean: torch.Tensor | np.ndarray, cov: torch.Tensor | np.ndarray) -> None:
-        self.mean = torch.as_tensor(mean, dtype=torch.float64)
-        cov = torch.as_tensor(cov, dtype=torch.float64)
+    def __init__(
+        self,
+        mean: torch.Tensor | np.ndarray,
+        cov: torch.Tensor | np.ndarray,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        device, self.dtype = _device_of(mean), dtype or _dtype_of(mean)
+        self.mean = torch.as_tensor(mean, dtype=torch.float64, device=device)
+        cov = torch.as_tensor(cov, dtype=torch.float64, device=device)
         if self.mean.ndim != 1 or cov.shape != (len(self.mean), len(self.mean)):
             shapes = f"{tuple(self.mean.shape)} and {tuple(cov.shape)}"
             raise ValueError(f"mean must have shape (d,) and cov (d, d), got {shapes}")
+        check_finite(self.mean, "mean"), check_finite(cov, "cov")
         self.eigenvalues, self.eigenvectors = torch.linalg.eigh((cov + cov.T) / 2)
         if float(self.eigenvalues.min()) < -1e-10:
             raise ValueError("cov must be positive semi-definite")
@@ -391,67 +588,79 @@ class GaussianDenoiser:
     @classmethod
     def fit(cls, data: torch.Tensor | np.ndarray) -> GaussianDenoiser:
         """The Gaussian with the data's mean and (maximum-likelihood) covariance."""
-        data = torch.as_tensor(data, dtype=torch.float64)
+        dtype = _dtype_of(data)
+        data = torch.as_tensor(data, dtype=torch.float64, device=_device_of(data))
+        data = check_points(data, "data")
         centred = data - data.mean(0)
-        return cls(data.mean(0), centred.T @ centred / len(data))
+        return cls(data.mean(0), centred.T @ centred / len(data), dtype)
 
     def _in_eigenbasis(self, x: torch.Tensor, alpha: torch.Tensor | float, factor) -> torch.Tensor:
-        # returns U diag(factor(lambda)) U^T (x - alpha mean), computed in float64
-        y = (x.double() - alpha * self.mean) @ self.eigenvectors
-        return (y * factor(self.eigenvalues)) @ self.eigenvectors.T
+        # returns U diag(factor(lambda)) U^T (x - alpha mean), in float64 on the device of x
+        x = check_points(x, "x", len(self.mean))
+        mean, vectors = self.mean.to(x.device), self.eigenvectors.to(x.device)
+        y = (x.double() - alpha * mean) @ vectors
+        return (y * factor(self.eigenvalues.to(x.device))) @ vectors.T
 
     def denoise(
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
+        _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         shrink = lambda lam: alpha * lam / (alpha**2 * lam + sigma**2)  # noqa: E731
-        out = self.mean + self._in_eigenbasis(x, alpha, shrink)
+        out = self.mean.to(x.device) + self._in_eigenbasis(x, alpha, shrink)
         return out.to(x.dtype)
 
     def score(
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """grad_x log p(x) of the noisy marginal N(alpha mean, alpha^2 cov + sigma^2 I)."""
+        _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         inverse = lambda lam: 1 / (alpha**2 * lam + sigma**2)  # noqa: E731
         return -self._in_eigenbasis(x, alpha, inverse).to(x.dtype)
 
     def mmse(self, alpha: float, sigma: float) -> float:
         """Minimum mean squared error E||x_0 - E[x_0 | x]||^2 (summed over dimensions)."""
+        _check_noise_levels(float(alpha), float(sigma))
         lam = self.eigenvalues
         return float((lam * sigma**2 / (alpha**2 * lam + sigma**2)).sum())
 
     def pf_ode(self, x: torch.Tensor, alpha_bar_from: float, alpha_bar_to: float) -> torch.Tensor:
         """Closed-form solution of the VP probability-flow ODE (Wang & Vastola 2023): transport x
-        from the noise level alpha_bar_from to alpha_bar_to along the exact deterministic path."""
-        a0, a1 = math.sqrt(alpha_bar_from), math.sqrt(alpha_bar_to)
+        from the noise level alpha_bar_from (< 1) to alpha_bar_to along the exact deterministic
+        path."""
+        if check_fraction(alpha_bar_from, "alpha_bar_from") == 1:
+            raise ValueError("alpha_bar_from must be < 1 (a noisy state), got 1")
+        a0 = math.sqrt(alpha_bar_from)
+        a1 = math.sqrt(check_fraction(alpha_bar_to, "alpha_bar_to"))
         ratio = lambda lam: torch.sqrt(  # noqa: E731
             (a1**2 * lam + 1 - a1**2) / (a0**2 * lam + 1 - a0**2)
         )
-        return (a1 * self.mean + self._in_eigenbasis(x, a0, ratio)).to(x.dtype)
+        return (a1 * self.mean.to(x.device) + self._in_eigenbasis(x, a0, ratio)).to(x.dtype)
 
-    def marginal_sample(
-        self, n: int, alpha_bar: float, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def marginal_sample(self, n: int, alpha_bar: float, generator: Seed = None) -> torch.Tensor:
         """Draws of x_t ~ N(sqrt(abar) mean, abar cov + (1 - abar) I); alpha_bar = 1 samples the
         data Gaussian."""
-        z = torch.randn(n, len(self.mean), generator=generator, dtype=torch.float64)
+        n, alpha_bar = check_count(n, "n"), check_fraction(alpha_bar, "alpha_bar")
+        z = rng.randn((n, len(self.mean)), self.mean, torch_generator(generator))
         std = torch.sqrt(alpha_bar * self.eigenvalues + 1 - alpha_bar)
-        return (math.sqrt(alpha_bar) * self.mean + (z * std) @ self.eigenvectors.T).float()
+        return (math.sqrt(alpha_bar) * self.mean + (z * std) @ self.eigenvectors.T).to(self.dtype)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: Seed = None) -> torch.Tensor:
         """Samples of the data Gaussian N(mean, cov)."""
         return self.marginal_sample(n, 1.0, generator)
 
 
 class MixtureDenoiser:
-    """Exact denoiser of an isotropic Gaussian mixture x_0 ~ sum_k w_k N(m_k, s_k^2 I).
+    """Exact denoiser of an isotropic Gaussian mixture x_0 ~ sum_k w_k N(m_k, s_k^2 I)
+    (the mixture itself, for sampling, is ``sampling.GaussianMixture``).
 
     The noisy marginal is sum_k w_k N(alpha m_k, (alpha^2 s_k^2 + sigma^2) I) and
         E[x_0 | x] = sum_k r_k(x) [m_k + alpha s_k^2 / (alpha^2 s_k^2 + sigma^2) (x - alpha m_k)],
     with r_k the posterior responsibilities. With ``stds = 0`` and equal weights this is the optimal
     denoiser of a finite training set: its probability flow can only return training points.
+    Samples come in ``dtype`` (default: the dtype of ``means``).
     """
 
     def __init__(
@@ -459,75 +668,98 @@ class MixtureDenoiser:
         means: torch.Tensor | np.ndarray,
         stds: torch.Tensor | np.ndarray | float = 0.0,
         weights: torch.Tensor | np.ndarray | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        self.means = torch.as_tensor(means, dtype=torch.float64)
-        if self.means.ndim != 2:
-            shape = tuple(self.means.shape)
+        device, self.dtype = _device_of(means), dtype or _dtype_of(means)
+        means = torch.as_tensor(means, dtype=torch.float64, device=device)
+        if means.ndim != 2 or len(means) == 0:
+            shape = tuple(means.shape)
             raise ValueError(f"means must have shape (components, dim), got {shape}")
-        k = len(self.means)
-        self.stds = torch.as_tensor(stds, dtype=torch.float64).expand(k).clone()
-        weights = torch.ones(k) if weights is None else weights
-        self.weights = torch.as_tensor(weights, dtype=torch.float64)
-        negative = bool((self.weights < 0).any()) or bool((self.stds < 0).any())
-        if self.weights.shape != (k,) or negative:
-            raise ValueError("weights must be k non-negative numbers and stds non-negative")
-        self.weights = self.weights / self.weights.sum()
+        k = len(check_finite(means, "means"))
+        stds = torch.as_tensor(stds, dtype=torch.float64, device=device)
+        if stds.ndim > 1 or (stds.ndim == 1 and len(stds) != k):
+            shape = tuple(stds.shape)
+            raise ValueError(f"stds must be one number or one per component ({k}), got {shape}")
+        stds = check_finite(stds.expand(k).clone(), "stds")
+        if bool((stds < 0).any()):
+            raise ValueError("stds must be non-negative")
+        weights = torch.ones(k, device=device) if weights is None else weights
+        weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
+        if weights.shape != (k,):
+            shape = tuple(weights.shape)
+            raise ValueError(f"weights must have one entry per component ({k}), got {shape}")
+        check_weights(weights, "weights")
+        with torch.device(device):  # GaussianMixture builds and draws on the default device
+            self.mixture = GaussianMixture(weights, means, stds)
+        self.means, self.stds = self.mixture.means, self.mixture.stds
+        self.weights = self.mixture.weights  # normalized by GaussianMixture
 
     def denoise(
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
+        _check_noise_levels(alpha, sigma)
+        x = check_points(x, "x", self.means.shape[1])
         xd, d = x.double(), x.shape[1]
-        alpha = torch.as_tensor(_as_double(alpha), dtype=torch.float64).reshape(-1, 1)
-        sigma = torch.as_tensor(_as_double(sigma), dtype=torch.float64).reshape(-1, 1)
-        variance = alpha**2 * self.stds**2 + sigma**2  # (batch or 1, k)
+        means, stds, weights = (v.to(x.device) for v in (self.means, self.stds, self.weights))
+        as_column = lambda v: torch.as_tensor(  # noqa: E731
+            _as_double(v), dtype=torch.float64, device=x.device
+        ).reshape(-1, 1)
+        alpha, sigma = as_column(alpha), as_column(sigma)
+        variance = alpha**2 * stds**2 + sigma**2  # (batch or 1, k)
         # |x - alpha m_k|^2 without a (batch, k, d) intermediate
-        squared = (xd**2).sum(-1, keepdim=True) - 2 * alpha * (xd @ self.means.T)
-        squared = (squared + alpha**2 * (self.means**2).sum(-1)).clamp(min=0)
-        log_r = self.weights.log() - squared / (2 * variance) - 0.5 * d * variance.log()
+        squared = (xd**2).sum(-1, keepdim=True) - 2 * alpha * (xd @ means.T)
+        squared = (squared + alpha**2 * (means**2).sum(-1)).clamp(min=0)
+        log_r = weights.log() - squared / (2 * variance) - 0.5 * d * variance.log()
         r = torch.softmax(log_r, dim=-1)
-        shrink = r * alpha * self.stds**2 / variance  # r_k times the per-component shrinkage
-        out = r @ self.means + shrink.sum(-1, keepdim=True) * xd - alpha * (shrink @ self.means)
+        shrink = r * alpha * stds**2 / variance  # r_k times the per-component shrinkage
+        out = r @ means + shrink.sum(-1, keepdim=True) * xd - alpha * (shrink @ means)
         return out.to(x.dtype)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
-        z = torch.randn(n, self.means.shape[1], generator=generator, dtype=torch.float64)
-        return (self.means[k] + self.stds[k, None] * z).float()
-
-
-def _as_double(value: torch.Tensor | float) -> torch.Tensor | float:
-    return value.double() if torch.is_tensor(value) else float(value)
+    def sample(self, n: int, generator: Seed = None) -> torch.Tensor:
+        """Samples of the mixture (``sampling.GaussianMixture.sample``: components, then noise)."""
+        n = check_count(n, "n")
+        with torch.device(self.means.device):
+            return self.mixture.sample(n, torch_generator(generator)).to(self.dtype)
 
 
 class ExactEpsilon(nn.Module):
     """A DDPM noise predictor eps(x, t) = (x - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t) from an exact
-    denoiser."""
+    denoiser; time must lie in [1/T, 1]."""
 
     def __init__(
         self, denoiser: GaussianDenoiser | MixtureDenoiser, schedule: NoiseSchedule
     ) -> None:
         super().__init__()
-        self.denoiser, self.schedule = denoiser, schedule
+        if not isinstance(denoiser, (GaussianDenoiser, MixtureDenoiser)):
+            kind = type(denoiser).__name__
+            raise TypeError(f"denoiser must be a GaussianDenoiser or MixtureDenoiser, got {kind}")
+        self.denoiser, self.schedule = denoiser, _check_schedule(schedule)
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        t = torch.round(torch.as_tensor(time, dtype=torch.float64) * self.schedule.T).long()
-        t = t.expand(len(x))
-        a, s = self.schedule.coefficients(t, x.double())
+    def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
+        time = torch.as_tensor(time, dtype=torch.float64, device=x.device)
+        t = _as_steps(torch.round(time * self.schedule.T).long(), self.schedule.T, x, low=1)
+        a, s = self.schedule.coefficients(t, x.double(), check=False)
         x0_hat = self.denoiser.denoise(x, a, s).double()
         return ((x.double() - a * x0_hat) / s).to(x.dtype)
 
 
 class ExactVelocity(nn.Module):
     """The flow-matching velocity v(x, t) = E[eps - x_0 | x_t = x] for x_t = (1 - t) x_0 + t eps,
-    from an exact denoiser."""
+    from an exact denoiser; time must lie in (0, 1]."""
 
     def __init__(self, denoiser: GaussianDenoiser | MixtureDenoiser) -> None:
         super().__init__()
+        if not isinstance(denoiser, (GaussianDenoiser, MixtureDenoiser)):
+            kind = type(denoiser).__name__
+            raise TypeError(f"denoiser must be a GaussianDenoiser or MixtureDenoiser, got {kind}")
         self.denoiser = denoiser
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        t = torch.as_tensor(time, dtype=torch.float64).expand(len(x))[:, None]
+    def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
+        x = check_points(x, "x")
+        t = torch.as_tensor(time, dtype=torch.float64, device=x.device).expand(len(x))[:, None]
+        if x.device.type != "meta" and (float(t.min()) <= 0 or float(t.max()) > 1):
+            raise ValueError(f"time must lie in (0, 1], got values from {t.min()} to {t.max()}")
         x0_hat = self.denoiser.denoise(x, 1 - t, t).double()
         return ((x.double() - x0_hat) / t).to(x.dtype)  # (x - (1 - t) x0)/t - x0 = eps - x0
 
@@ -543,10 +775,15 @@ class GaussianPlusNetwork(nn.Module):
 
     def __init__(self, gaussian: GaussianDenoiser, schedule: NoiseSchedule, net: nn.Module) -> None:
         super().__init__()
+        if not isinstance(gaussian, GaussianDenoiser):
+            raise TypeError(f"gaussian must be a GaussianDenoiser, got {type(gaussian).__name__}")
+        modules = net.modules() if isinstance(net, nn.Module) else []
+        linear = [m for m in modules if isinstance(m, nn.Linear)]
+        if not linear:
+            raise ValueError("net must be an nn.Module with an nn.Linear output layer (set to 0)")
         self.gaussian, self.net = ExactEpsilon(gaussian, schedule), net
-        last = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        nn.init.zeros_(linear[-1].weight)
+        nn.init.zeros_(linear[-1].bias)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.gaussian(x, time) + self.net(x, time)
@@ -555,9 +792,16 @@ class GaussianPlusNetwork(nn.Module):
 # ----------------------------------------------------------------------------------------------
 # Continuous-time VP process (for checking the probability-flow ODE numerically)
 # ----------------------------------------------------------------------------------------------
+def _check_betas(beta_min: float, beta_max: float) -> None:
+    if check_positive(beta_max, "beta_max") < check_positive(beta_min, "beta_min"):
+        raise ValueError(f"beta_max must be >= beta_min, got {beta_max} < {beta_min}")
+
+
 def vp_alpha_bar(t: float, beta_min: float = 0.1, beta_max: float = 20.0) -> float:
     """abar(t) = exp(-int_0^t beta(s) ds), beta(s) = beta_min + s (beta_max - beta_min), t <= 1:
     the continuous limit of the linear DDPM schedule (Song et al. 2021)."""
+    t = check_fraction(t, "t")
+    _check_betas(beta_min, beta_max)
     return math.exp(-(beta_min * t + 0.5 * (beta_max - beta_min) * t**2))
 
 
@@ -566,6 +810,10 @@ def vp_pf_ode_drift(
 ) -> np.ndarray:
     """Right-hand side of the VP probability-flow ODE, dx/dt = -beta(t)/2 (x + grad log p_t(x))
     (Song et al. 2021, eq. 13)."""
+    t = check_fraction(t, "t")
+    _check_betas(beta_min, beta_max)
+    if np.shape(score) != np.shape(x):
+        raise ValueError(f"score must have the shape of x {np.shape(x)}, got {np.shape(score)}")
     return -0.5 * (beta_min + t * (beta_max - beta_min)) * (x + score)
 
 
@@ -582,6 +830,12 @@ class Ensemble(nn.Module):
 
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
+        members = list(members)
+        if not members or not all(isinstance(m, nn.Module) for m in members):
+            raise ValueError("members must be a non-empty list of nn.Module")
+        shapes = [[p.shape for p in m.parameters()] for m in members]
+        if any(s != shapes[0] for s in shapes):
+            raise ValueError("members must be copies of one network (same parameter shapes)")
         params, buffers = torch.func.stack_module_state(members)
         self.base, self.size = copy.deepcopy(members[0]), len(members)
         self.names, self.buffer_names = list(params), list(buffers)
@@ -590,9 +844,12 @@ class Ensemble(nn.Module):
             self.register_buffer(f"buffer{k}", buffer)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(x) or x.ndim != 2 or x.shape[1] % self.size:
+            shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+            raise ValueError(f"x must have shape (batch, {self.size} d), got {shape}")
         batch = len(x)
         columns = x.reshape(batch, self.size, -1).transpose(0, 1)  # (M, batch, d)
-        params = dict(zip(self.names, self.stacked))
+        params = dict(zip(self.names, self.stacked, strict=True))
         buffers = {n: getattr(self, f"buffer{k}") for k, n in enumerate(self.buffer_names)}
 
         def member(p: dict, b: dict, xk: torch.Tensor) -> torch.Tensor:
@@ -622,32 +879,45 @@ def half_split_sweep(
     hidden: int = 64,
     depth: int = 2,
     batch_size: int = 128,
-    seed: int = 0,
+    generator: Seed = 0,
     ddim_steps: int = 100,
 ) -> list[list[HalfSplit]]:
     """Kadkhodaie et al. (ICLR 2024): for each pool and size n, train two denoisers on disjoint sets
     D_A = pool[:n], D_B = pool[n:2n], sample both with DDIM from the same ``noise`` and compare.
     Memorization: d(x_A, D_A) / d(x_A, D_B) near 0 (x_A sits on its own training set).
     Generalization: a ratio near 1 and x_A close to x_B. All 2 len(pools) len(sizes) models train
-    as one ``Ensemble``.
+    as one ``Ensemble`` (on the device and in the dtype of ``noise``). The initial weights, then
+    the training draws, come from ``generator`` (an integer seeds each of the two alike).
     Returns results[pool][size]."""
     from .stats import nearest_distance
 
-    length = math.lcm(*sizes)
+    noise, _ = check_points(noise, "noise"), _check_schedule(schedule)
+    sizes = [check_count(n, "sizes") for n in sizes]
+    if not sizes or not len(pools):
+        raise ValueError("pools and sizes must each hold at least one entry")
+    for name, value in [("n_steps", n_steps), ("hidden", hidden), ("depth", depth),
+                        ("batch_size", batch_size), ("ddim_steps", ddim_steps)]:
+        check_count(value, name)
+    length, d = math.lcm(*sizes), noise.shape[1]
     sets, columns = [], []
     for pool in pools:
+        if np.ndim(pool) != 2 or np.shape(pool)[1] != d:
+            raise ValueError(f"pools must hold arrays of shape (m, {d}), got {np.shape(pool)}")
         for n in sizes:
             if len(pool) < 2 * n:
                 need = f"two disjoint sets of {n} need {2 * n}"
-                raise ValueError(f"the pool has {len(pool)} points; {need}")
+                raise ValueError(f"a pool in pools has {len(pool)} points; {need}")
             for half in (0, 1):
-                points = torch.as_tensor(pool[half * n : (half + 1) * n], dtype=torch.float32)
+                points = pool[half * n : (half + 1) * n]
+                points = torch.as_tensor(points, dtype=noise.dtype, device=noise.device)
                 sets.append(points)
                 columns.append(points.repeat(length // n, 1))  # uniform draws from the n points
-    torch.manual_seed(seed)
-    model = Ensemble([TimeMLP(sets[0].shape[1], hidden, depth) for _ in sets])
-    train_diffusion(model, torch.cat(columns, 1), schedule, n_steps, batch_size, seed=seed,
-                    show_progress=False)
+    init = torch_generator(generator)
+    with torch.device("cpu"):  # built and drawn on the CPU: the same weights on every device
+        members = [TimeMLP(d, hidden, depth, generator=init) for _ in sets]
+    model = Ensemble(members).to(device=noise.device, dtype=noise.dtype)
+    train_diffusion(model, torch.cat(columns, 1), schedule, n_steps, batch_size,
+                    generator=torch_generator(generator), show_progress=False)
     x = sample_ddim(model, noise.repeat(1, len(sets)), schedule, ddim_steps).x
     samples = x.reshape(len(noise), len(sets), -1).transpose(0, 1)
     results, k = [], 0
@@ -666,5 +936,5 @@ def half_split_sweep(
 def half_split_experiment(
     pool: np.ndarray, n: int, schedule: NoiseSchedule, noise: torch.Tensor, **kwargs
 ) -> HalfSplit:
-    """One pool and one size n of ``half_split_sweep``."""
+    """One pool and one size n of ``half_split_sweep`` (same keyword arguments)."""
     return half_split_sweep([pool], [n], schedule, noise, **kwargs)[0][0]

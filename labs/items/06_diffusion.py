@@ -11,7 +11,8 @@ from course_lib.data import two_moons
 from course_lib.stats import energy_distance
 
 HIDE = {"diffusion": ["q_sample", "forward_marginal", "ddpm_loss", "sample_ddpm", "sample_ddim", "predict_x0", "train_diffusion",
-                      "half_split_experiment", "flow_matching_loss", "sample_flow_matching"]}
+                      "half_split_experiment", "flow_matching_loss", "sample_flow_matching",
+                      "ddpm_step", "ddim_step", "flow_matching_step"]}
 SCHEDULE = df.NoiseSchedule.linear(1000)
 
 
@@ -49,7 +50,7 @@ def loss_cases(rng):
     short = df.NoiseSchedule.linear(50)
     ab = short.alpha_bar[1:].numpy()
     theory = float(np.mean([a / (1 - a) * gauss.mmse(math.sqrt(a), math.sqrt(1 - a)) for a in ab]))
-    xh = gauss.sample(40_000, torch.Generator().manual_seed(int(rng.integers(2**31)))).numpy()
+    xh = gauss.sample(40_000, torch.Generator().manual_seed(int(rng.integers(2**31)))).float().numpy()
     mmse = Case({"mean": mean, "cov": np.diag(scales), "x": xh, "seed": rng.integers(2**31)},
                 lambda out: out["result"].size == 1 and abs(float(out["result"].ravel()[0]) / theory - 1) < 0.03,
                 call="import torch\nfrom course_lib import diffusion as df\nshort = df.NoiseSchedule.linear(50)\n"

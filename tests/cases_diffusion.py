@@ -1,0 +1,315 @@
+"""Common-test cases (see test_common.py) for course_lib.diffusion."""
+
+import numpy as np
+import torch
+
+from course_lib import diffusion as df
+
+SHORT = df.NoiseSchedule.linear(40)
+F64 = torch.float64
+
+
+def points(n: int = 16, d: int = 2, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
+def gaussian() -> df.GaussianDenoiser:
+    cov = torch.tensor([[1.0, 0.3], [0.3, 0.5]], dtype=F64)
+    return df.GaussianDenoiser(torch.tensor([0.5, -1.0], dtype=F64), cov)
+
+
+def mixture() -> df.MixtureDenoiser:
+    return df.MixtureDenoiser(points(3), stds=0.2, weights=torch.tensor([1.0, 2.0, 1.0]))
+
+
+def net(dim: int = 2) -> df.TimeMLP:
+    return df.TimeMLP(dim, 8, 1, generator=0).double()  # the same weights in every setup
+
+
+def exact_eps():
+    return df.ExactEpsilon(gaussian(), SHORT)
+
+
+def run(keep=range(1, 4)) -> df.Reverse:
+    return df.sample_ddpm(exact_eps(), points(), SHORT, generator=0, keep=keep)
+
+
+STOCHASTIC = {
+    "diffusion.q_sample": lambda seed: df.q_sample(points(), 5, SHORT, generator=seed),
+    "diffusion.ddpm_loss": (
+        lambda: (net(),), lambda seed, m: df.ddpm_loss(m, points(), SHORT, generator=seed)
+    ),
+    "diffusion.flow_matching_loss": (
+        lambda: (net(),), lambda seed, m: df.flow_matching_loss(m, points(), generator=seed)
+    ),
+    "diffusion.denoising_error": (
+        lambda: (net(),), lambda seed, m: df.denoising_error(m, points(), 5, SHORT, generator=seed)
+    ),
+    "diffusion.TimeMLP": lambda seed: df.TimeMLP(2, 8, 1, generator=seed),
+    "diffusion.train_diffusion (DDPM)": (
+        lambda: (net(),),
+        lambda seed, m: (df.train_diffusion(m, points(32), SHORT, n_steps=3, batch_size=8,
+                                            generator=seed, show_progress=False), m),
+    ),
+    "diffusion.train_diffusion (flow matching)": (
+        lambda: (net(),),
+        lambda seed, m: (df.train_diffusion(m, points(32), None, n_steps=3, batch_size=8,
+                                            generator=seed, show_progress=False), m),
+    ),
+    "diffusion.ddpm_step": lambda seed: df.ddpm_step(
+        points(), 5, points(seed=1), SHORT, generator=seed
+    ),
+    "diffusion.sample_ddpm": lambda seed: df.sample_ddpm(
+        exact_eps(), points(), SHORT, generator=seed, keep=[3, 2]
+    ),
+    "diffusion.GaussianDenoiser.sample": lambda seed: gaussian().sample(10, generator=seed),
+    "diffusion.GaussianDenoiser.marginal_sample": lambda seed: gaussian().marginal_sample(
+        10, 0.5, generator=seed
+    ),
+    "diffusion.MixtureDenoiser.sample": lambda seed: mixture().sample(10, generator=seed),
+    "diffusion.half_split_experiment": lambda seed: df.half_split_experiment(
+        np.asarray(points(8)), 2, SHORT, points(5).float(), n_steps=2, hidden=4, depth=1,
+        batch_size=4, ddim_steps=3, generator=seed,
+    ),
+}
+
+# Not here: TimeMLP's constructor, which builds on torch's default device like nn.Linear (its
+# forward is here, and half_split_* build their networks on the CPU explicitly).
+DEVICE = {
+    "diffusion.NoiseSchedule.linear": (tuple, lambda: df.NoiseSchedule.linear(40).alpha_bar),
+    "diffusion.NoiseSchedule": (
+        lambda: (torch.full((5,), 0.1, dtype=F64),), lambda b: df.NoiseSchedule(b).alpha_bar
+    ),
+    "diffusion.NoiseSchedule.coefficients": (
+        lambda: (points(),), lambda x: SHORT.coefficients(3, x)
+    ),
+    "diffusion.forward_marginal": (lambda: (points(),), lambda x: df.forward_marginal(x, 3, SHORT)),
+    "diffusion.q_sample": (lambda: (points(),), lambda x: df.q_sample(x, 3, SHORT, generator=0)),
+    "diffusion.q_sample (global stream)": (lambda: (points(),), lambda x: df.q_sample(x, 3, SHORT)),
+    "diffusion.predict_x0": (
+        lambda: (points(), points(seed=1)), lambda x, e: df.predict_x0(x, e, 3, SHORT)
+    ),
+    "diffusion.ddpm_loss": (
+        lambda: (net(), points()), lambda m, x: df.ddpm_loss(m, x, SHORT, generator=0)
+    ),
+    "diffusion.denoising_error": (
+        lambda: (exact_eps(), points()),
+        lambda m, x: torch.tensor(df.denoising_error(m, x, 3, SHORT, 0), dtype=F64, device="cpu"),
+    ),
+    "diffusion.flow_matching_loss": (
+        lambda: (net(), points()), lambda m, x: df.flow_matching_loss(m, x, generator=0)
+    ),
+    "diffusion.train_diffusion": (
+        lambda: (net(), points()),
+        lambda m, x: (df.train_diffusion(m, x, SHORT, n_steps=2, batch_size=4, generator=0,
+                                         show_progress=False), m),
+    ),
+    "diffusion.half_split_experiment": (
+        lambda: (np.asarray(points(8)), points(5)),
+        lambda pool, noise: df.half_split_experiment(pool, 2, SHORT, noise, n_steps=2, hidden=4,
+                                                     depth=1, batch_size=4, ddim_steps=3),
+    ),
+    "diffusion.TimeMLP.forward": (lambda: (net(), points()), lambda m, x: m(x, 0.5)),
+    "diffusion.Ensemble.forward": (
+        lambda: (df.Ensemble([net(), net()]), points(d=4)), lambda m, x: m(x, x[:, 0].abs())
+    ),
+    "diffusion.ddpm_step": (
+        lambda: (points(), points(seed=1)), lambda e, x: df.ddpm_step(e, 3, x, SHORT, generator=0)
+    ),
+    "diffusion.ddim_step": (
+        lambda: (points(), points(seed=1)), lambda e, x: df.ddim_step(e, 3, 1, x, SHORT, (-1, 1))
+    ),
+    "diffusion.flow_matching_step": (
+        lambda: (points(), points(seed=1)), lambda v, x: df.flow_matching_step(v, 0.5, 0.1, x)
+    ),
+    "diffusion.sample_ddpm": (
+        lambda: (exact_eps(), points()),
+        lambda m, x: df.sample_ddpm(m, x, SHORT, generator=0, keep=[2, 1]),
+    ),
+    "diffusion.sample_ddpm (global stream)": (
+        lambda: (exact_eps(), points()), lambda m, x: df.sample_ddpm(m, x, SHORT)
+    ),
+    "diffusion.sample_ddim": (
+        lambda: (exact_eps(), points()), lambda m, x: df.sample_ddim(m, x, SHORT, 5, keep_all=True)
+    ),
+    "diffusion.sample_flow_matching": (
+        lambda: (df.ExactVelocity(mixture()), points()),
+        lambda m, x: df.sample_flow_matching(m, x, 5, keep_all=True),
+    ),
+    "diffusion.x0_variance": (lambda: (run(),), df.x0_variance),
+    "diffusion.GaussianDenoiser": (
+        lambda: (points(seed=2)[0], torch.eye(2, dtype=F64)),
+        lambda m, c: vars(df.GaussianDenoiser(m, c)),
+    ),
+    "diffusion.GaussianDenoiser.fit": (
+        lambda: (points(),), lambda x: vars(df.GaussianDenoiser.fit(x))
+    ),
+    "diffusion.GaussianDenoiser.denoise": (
+        lambda: (gaussian(), points()), lambda g, x: g.denoise(x, 0.6, 0.8)
+    ),
+    "diffusion.GaussianDenoiser.score": (
+        lambda: (gaussian(), points()), lambda g, x: g.score(x, 0.6, 0.8)
+    ),
+    "diffusion.GaussianDenoiser.pf_ode": (
+        lambda: (gaussian(), points()), lambda g, x: g.pf_ode(x, 0.1, 0.9)
+    ),
+    "diffusion.GaussianDenoiser.sample": (
+        lambda: (gaussian(),), lambda g: (g.sample(5, generator=0), g.marginal_sample(5, 0.3))
+    ),
+    "diffusion.MixtureDenoiser": (
+        lambda: (points(3),), lambda m: vars(df.MixtureDenoiser(m, stds=0.1))
+    ),
+    "diffusion.MixtureDenoiser.sample": (lambda: (mixture(),), lambda g: g.sample(5, generator=0)),
+    "diffusion.MixtureDenoiser.denoise": (
+        lambda: (mixture(), points()),
+        lambda g, x: (g.denoise(x, 0.6, 0.8), g.denoise(x, x[:, :1].abs(), 1 + x[:, 1:].abs())),
+    ),
+    "diffusion.ExactEpsilon": (
+        lambda: (exact_eps(), points(), torch.full((16,), 0.5, dtype=F64)), lambda m, x, t: m(x, t)
+    ),
+    "diffusion.ExactVelocity": (
+        lambda: (df.ExactVelocity(gaussian()), points()), lambda m, x: m(x, 0.3)
+    ),
+    "diffusion.GaussianPlusNetwork": (
+        lambda: (df.GaussianPlusNetwork(gaussian(), SHORT, net()), points(), torch.tensor(0.5)),
+        lambda m, x, t: m(x, t),
+    ),
+}
+
+X = points()
+_BAD = [
+    ("NoiseSchedule betas > 1", lambda: df.NoiseSchedule(torch.tensor([0.1, 1.5])), ValueError,
+     "betas"),
+    ("NoiseSchedule betas list", lambda: df.NoiseSchedule([0.1]), TypeError, "betas"),
+    ("NoiseSchedule.linear T=0", lambda: df.NoiseSchedule.linear(0), ValueError, "T"),
+    ("NoiseSchedule.linear T float", lambda: df.NoiseSchedule.linear(10.0), TypeError, "T"),
+    ("NoiseSchedule.linear beta_end", lambda: df.NoiseSchedule.linear(10), ValueError, "beta_end"),
+    ("NoiseSchedule.linear beta_start", lambda: df.NoiseSchedule.linear(100, -1e-4), ValueError,
+     "beta_start"),
+    ("coefficients t float", lambda: SHORT.coefficients(torch.tensor(0.5), X), TypeError, "t"),
+    ("coefficients t shape", lambda: SHORT.coefficients(torch.tensor([1, 2]), X), ValueError, "t"),
+    ("forward_marginal t > T", lambda: df.forward_marginal(X, 41, SHORT), ValueError, "0..40"),
+    ("forward_marginal x0 1D", lambda: df.forward_marginal(X[0], 1, SHORT), ValueError, "x0"),
+    ("forward_marginal schedule", lambda: df.forward_marginal(X, 1, None), TypeError, "schedule"),
+    ("q_sample noise shape", lambda: df.q_sample(X, 3, SHORT, X[:, :1]), ValueError, "noise"),
+    ("q_sample x0 NaN", lambda: df.q_sample(X * np.nan, 3, SHORT), ValueError, "x0"),
+    ("q_sample generator", lambda: df.q_sample(X, 3, SHORT, generator=0.5), TypeError,
+     "generator"),
+    ("predict_x0 eps shape", lambda: df.predict_x0(X, X[:3], 3, SHORT), ValueError, "eps"),
+    ("ddpm_loss numpy x0", lambda: df.ddpm_loss(net(), np.zeros((3, 2)), SHORT), TypeError, "x0"),
+    ("ddpm_loss empty x0", lambda: df.ddpm_loss(net(), X[:0], SHORT), ValueError, "x0"),
+    ("ddpm_loss model", lambda: df.ddpm_loss(None, X, SHORT), TypeError, "model"),
+    ("denoising_error t=0", lambda: df.denoising_error(net(), X, 0, SHORT), ValueError, "t"),
+    ("denoising_error t > T", lambda: df.denoising_error(net(), X, 41, SHORT), ValueError, "t"),
+    ("denoising_error one point", lambda: df.denoising_error(net(), X[:1], 3, SHORT), ValueError,
+     "x0"),
+    ("flow_matching_loss x0 3D", lambda: df.flow_matching_loss(net(), X[None]), ValueError, "x0"),
+    ("TimeMLP dim=0", lambda: df.TimeMLP(0), ValueError, "dim"),
+    ("TimeMLP odd time_features", lambda: df.TimeMLP(2, time_features=5), ValueError,
+     "time_features"),
+    ("TimeMLP.forward x", lambda: net()(X[:, :1], 0.5), ValueError, "x"),
+    ("TimeMLP.forward time", lambda: net()(X, torch.zeros(3, dtype=F64)), ValueError, "time"),
+    ("Ensemble empty", lambda: df.Ensemble([]), ValueError, "members"),
+    ("Ensemble mixed", lambda: df.Ensemble([net(), net(3)]), ValueError, "members"),
+    ("Ensemble.forward columns", lambda: df.Ensemble([net(), net()])(X, 0.5), ValueError, "x"),
+    ("train_diffusion n_steps=0",
+     lambda: df.train_diffusion(net(), X, SHORT, n_steps=0, show_progress=False), ValueError,
+     "n_steps"),
+    ("train_diffusion batch_size=0",
+     lambda: df.train_diffusion(net(), X, SHORT, batch_size=0, show_progress=False), ValueError,
+     "batch_size"),
+    ("train_diffusion lr<0",
+     lambda: df.train_diffusion(net(), X, SHORT, n_steps=1, lr=-1.0, show_progress=False),
+     ValueError, "lr"),
+    ("train_diffusion data NaN",
+     lambda: df.train_diffusion(net(), X * np.nan, SHORT, show_progress=False), ValueError,
+     "data"),
+    ("train_diffusion model", lambda: df.train_diffusion(exact_eps(), X, SHORT), ValueError,
+     "model"),
+    ("train_diffusion schedule", lambda: df.train_diffusion(net(), X, 20), TypeError, "schedule"),
+    ("train_diffusion seed=", lambda: df.train_diffusion(net(), X, SHORT, seed=0), TypeError,
+     "seed"),
+    ("ddpm_step t=0", lambda: df.ddpm_step(X, 0, X, SHORT), ValueError, "t"),
+    ("ddpm_step eps shape", lambda: df.ddpm_step(X[:2], 3, X, SHORT), ValueError, "eps"),
+    ("ddpm_step clip", lambda: df.ddpm_step(X, 3, X, SHORT, clip=(1, -1)), ValueError, "clip"),
+    ("ddim_step t_prev > t", lambda: df.ddim_step(X, 3, 4, X, SHORT), ValueError, "t_prev"),
+    ("flow_matching_step dt=0", lambda: df.flow_matching_step(X, 0.5, 0.0, X), ValueError, "dt"),
+    ("flow_matching_step v shape", lambda: df.flow_matching_step(X[:1], 0.5, 0.1, X), ValueError,
+     "v"),
+    ("sample_ddpm keep", lambda: df.sample_ddpm(exact_eps(), X, SHORT, keep=[0]), ValueError,
+     "keep"),
+    ("sample_ddpm x_T", lambda: df.sample_ddpm(exact_eps(), X[0], SHORT), ValueError, "x_T"),
+    ("sample_ddpm generator", lambda: df.sample_ddpm(exact_eps(), X, SHORT, "0"), TypeError,
+     "generator"),
+    ("sample_ddim n_steps=0", lambda: df.sample_ddim(exact_eps(), X, SHORT, 0), ValueError,
+     "n_steps"),
+    ("sample_ddim t_start", lambda: df.sample_ddim(exact_eps(), X, SHORT, 5, t_start=41),
+     ValueError, "t_start"),
+    ("sample_flow_matching n_steps",
+     lambda: df.sample_flow_matching(df.ExactVelocity(gaussian()), X, -1), ValueError, "n_steps"),
+    ("sample_flow_matching model", lambda: df.sample_flow_matching(3, X), TypeError, "model"),
+    ("x0_variance one step", lambda: df.x0_variance(run(keep=[1])), ValueError, "run"),
+    ("x0_variance tensor", lambda: df.x0_variance(X), TypeError, "run"),
+    ("GaussianDenoiser cov shape", lambda: df.GaussianDenoiser(X[0], torch.eye(3)), ValueError,
+     "cov"),
+    ("GaussianDenoiser cov not PSD", lambda: df.GaussianDenoiser(X[0], -torch.eye(2)), ValueError,
+     "cov"),
+    ("GaussianDenoiser mean NaN", lambda: df.GaussianDenoiser(X[0] * np.nan, torch.eye(2)),
+     ValueError, "mean"),
+    ("GaussianDenoiser.fit 1D", lambda: df.GaussianDenoiser.fit(X[0]), ValueError, "data"),
+    ("GaussianDenoiser.denoise sigma=0", lambda: gaussian().denoise(X, 1.0, 0.0), ValueError,
+     "sigma"),
+    ("GaussianDenoiser.denoise x dim", lambda: gaussian().denoise(X[:, :1], 0.5, 0.5), ValueError,
+     "x"),
+    ("GaussianDenoiser.score alpha<0", lambda: gaussian().score(X, -0.5, 0.5), ValueError,
+     "alpha"),
+    ("GaussianDenoiser.mmse sigma<0", lambda: gaussian().mmse(0.5, -0.5), ValueError, "sigma"),
+    ("GaussianDenoiser.pf_ode from=1", lambda: gaussian().pf_ode(X, 1.0, 0.5), ValueError,
+     "alpha_bar_from"),
+    ("GaussianDenoiser.pf_ode to>1", lambda: gaussian().pf_ode(X, 0.5, 1.5), ValueError,
+     "alpha_bar_to"),
+    ("GaussianDenoiser.sample n=0", lambda: gaussian().sample(0), ValueError, "n"),
+    ("GaussianDenoiser.marginal_sample alpha_bar",
+     lambda: gaussian().marginal_sample(3, 2.0), ValueError, "alpha_bar"),
+    ("MixtureDenoiser means 1D", lambda: df.MixtureDenoiser(X[0]), ValueError, "means"),
+    ("MixtureDenoiser stds<0", lambda: df.MixtureDenoiser(X, stds=-1.0), ValueError, "stds"),
+    ("MixtureDenoiser stds length", lambda: df.MixtureDenoiser(X, stds=torch.ones(3)),
+     ValueError, "stds"),
+    ("MixtureDenoiser weights zero", lambda: df.MixtureDenoiser(X[:2], weights=torch.zeros(2)),
+     ValueError, "weights"),
+    ("MixtureDenoiser weights length", lambda: df.MixtureDenoiser(X[:2], weights=torch.ones(3)),
+     ValueError, "weights"),
+    ("MixtureDenoiser.denoise sigma=0", lambda: mixture().denoise(X, 1.0, 0.0), ValueError,
+     "sigma"),
+    ("MixtureDenoiser.denoise x dim", lambda: mixture().denoise(X[:, :1], 0.5, 0.5), ValueError,
+     "x"),
+    ("MixtureDenoiser.sample n=0", lambda: mixture().sample(0), ValueError, "n"),
+    ("ExactEpsilon denoiser", lambda: df.ExactEpsilon(net(), SHORT), TypeError, "denoiser"),
+    ("ExactEpsilon schedule", lambda: df.ExactEpsilon(gaussian(), 20), TypeError, "schedule"),
+    ("ExactEpsilon time=0", lambda: exact_eps()(X, torch.tensor(0.0)), ValueError, "t"),
+    ("ExactVelocity time=0", lambda: df.ExactVelocity(gaussian())(X, 0.0), ValueError, "time"),
+    ("ExactVelocity denoiser", lambda: df.ExactVelocity("gauss"), TypeError, "denoiser"),
+    ("GaussianPlusNetwork net", lambda: df.GaussianPlusNetwork(gaussian(), SHORT, torch.nn.SiLU()),
+     ValueError, "net"),
+    ("GaussianPlusNetwork gaussian", lambda: df.GaussianPlusNetwork(mixture(), SHORT, net()),
+     TypeError, "gaussian"),
+    ("vp_alpha_bar t>1", lambda: df.vp_alpha_bar(1.5), ValueError, "t"),
+    ("vp_alpha_bar beta_max", lambda: df.vp_alpha_bar(0.5, 1.0, 0.5), ValueError, "beta_max"),
+    ("vp_pf_ode_drift score shape", lambda: df.vp_pf_ode_drift(np.zeros(2), 0.5, np.zeros(3)),
+     ValueError, "score"),
+    ("half_split_sweep pool too small",
+     lambda: df.half_split_sweep([np.zeros((10, 2))], [8], SHORT, X), ValueError, "pool"),
+    ("half_split_sweep sizes=0", lambda: df.half_split_sweep([np.zeros((10, 2))], [0], SHORT, X),
+     ValueError, "sizes"),
+    ("half_split_sweep no pools", lambda: df.half_split_sweep([], [2], SHORT, X), ValueError,
+     "pools"),
+    ("half_split_sweep pool dim", lambda: df.half_split_sweep([np.zeros((10, 3))], [2], SHORT, X),
+     ValueError, "pools"),
+    ("half_split_experiment n_steps",
+     lambda: df.half_split_experiment(np.zeros((10, 2)), 2, SHORT, X, n_steps=0), ValueError,
+     "n_steps"),
+    ("half_split_experiment noise", lambda: df.half_split_experiment(np.zeros((10, 2)), 2, SHORT,
+                                                                       X[0]), ValueError, "noise"),
+]
+
+BAD_INPUTS = [(f"diffusion.{name}", *rest) for name, *rest in _BAD]
