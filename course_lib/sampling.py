@@ -51,6 +51,15 @@ def _float64(values: object, name: str) -> torch.Tensor:
     return check_finite(torch.as_tensor(values, dtype=torch.float64, device=device), name)
 
 
+def _batch(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """x checked to be a batch of points (n, dim): shapes only, as log_prob runs at every step."""
+    if not torch.is_tensor(x):
+        raise TypeError(f"x must be a torch.Tensor of shape (n, {dim}), got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"x must have shape (n, {dim}), got {tuple(x.shape)}")
+    return x
+
+
 class Gaussian:
     """N(mean, cov) in d dimensions, with exact ``sample`` and normalized ``log_prob``."""
 
@@ -67,7 +76,7 @@ class Gaussian:
         self.dim = self.dist.event_shape[0]
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dist.log_prob(x)
+        return self.dist.log_prob(_batch(x, self.dim))
 
     def sample(self, n: int, generator: rng.Seed = None) -> torch.Tensor:
         n, generator = check_count(n, "n"), rng.torch_generator(generator)
@@ -91,7 +100,7 @@ class GaussianMixture:
         self.dim = self.means.shape[1]
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
+        d2 = ((_batch(x, self.dim)[:, None, :] - self.means[None]) ** 2).sum(-1)
         log_norm = -0.5 * self.dim * torch.log(2 * math.pi * self.stds**2)
         return torch.logsumexp(torch.log(self.weights) + log_norm - d2 / (2 * self.stds**2), dim=1)
 
@@ -111,6 +120,7 @@ class DoubleWell:
         self.barrier = check_positive(barrier, "barrier")
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        x = _batch(x, self.dim)
         return -(self.barrier * (x[:, 0] ** 2 - 1) ** 2 + 0.5 * x[:, 1] ** 2)
 
 
@@ -124,7 +134,7 @@ class Banana:
         self.s, self.b = check_positive(s, "s"), float(check_finite(np.asarray(b, float), "b"))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        x1, x2 = x[:, 0], x[:, 1]
+        x1, x2 = _batch(x, self.dim).unbind(1)
         twist = x2 + self.b * (x1**2 - self.s**2)
         return -0.5 * x1**2 / self.s**2 - 0.5 * twist**2 - math.log(2 * math.pi * self.s)
 
