@@ -89,6 +89,14 @@ def _model(J: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J, h
 
 
+def _indices(values: object, n: int, name: str) -> np.ndarray:
+    """A 1D array of indices in 0..n-1."""
+    values = np.asarray(values)
+    if values.ndim != 1 or values.dtype.kind not in "iu" or np.any((values < 0) | (values >= n)):
+        raise ValueError(f"{name} must be a 1D list of indices in 0..{n - 1}, got {values}")
+    return values
+
+
 def _rule(rule: str):
     rules = {"hebbian": hebbian, "storkey": storkey, "projection": projection}
     if rule not in rules:
@@ -178,15 +186,10 @@ def asynchronous_sweep(
     sweep costs O(B N^2). Each single update changes the energy by -(s_i' - s_i) h_i <= 0.
     """
     s = np.array(_states(W, states), dtype=np.int8, ndmin=2)
-    W = np.asarray(W, dtype=float)
     if neurons is None:
-        order = rng.numpy_generator(generator).permutation(W.shape[0])
+        order = rng.numpy_generator(generator).permutation(len(W))
     else:
-        order = np.asarray(neurons)
-        if order.ndim != 1 or not np.issubdtype(order.dtype, np.integer) or np.any(
-            (order < 0) | (order >= W.shape[0])
-        ):
-            raise ValueError(f"neurons must be a 1D list of indices in 0..{W.shape[0] - 1}")
+        order = _indices(neurons, len(W), "neurons")
     fields = s @ W
     for i in order:
         h = fields[:, i]
@@ -241,11 +244,10 @@ def mixture_state(patterns: np.ndarray, indices: list[int]) -> np.ndarray:
     """Symmetric mixture sign(xi^a + xi^b + xi^c + ...) of an odd number of patterns: a spurious
     attractor, with energy -3/8 per neuron for three patterns (Amit, Gutfreund, Sompolinsky
     1985)."""
-    x, indices = _patterns(patterns), np.asarray(indices)
-    if indices.ndim != 1 or len(indices) % 2 == 0:
+    x = _patterns(patterns)
+    indices = _indices(indices, len(x), "indices")
+    if len(indices) % 2 == 0:
         raise ValueError("indices: use an odd number of patterns so the sign is never zero")
-    if not np.issubdtype(indices.dtype, np.integer) or np.any((indices < 0) | (indices >= len(x))):
-        raise ValueError(f"indices must be pattern numbers in 0..{len(x) - 1}, got {indices}")
     return np.sign(x[indices].sum(axis=0)).astype(np.int8)
 
 

@@ -75,6 +75,14 @@ def _real(value: object, name: str) -> float:
     return float(value)
 
 
+def _reals(values: object, name: str) -> np.ndarray:
+    """Finite real numbers of any sign, a scalar or an array (fields h that broadcast with T)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or an array of them, got {array.dtype}")
+    return check_finite(array.astype(float), name)
+
+
 # --------------------------------------------------------------------------- exact results
 
 
@@ -120,7 +128,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
     """Free energy per site of the infinite 1D chain from the larger transfer-matrix eigenvalue,
     lambda_+ = e^{bJ} cosh(bh) + sqrt(e^{2bJ} sinh(bh)^2 + e^{-2bJ}).
     At h = 0: -T ln(2 cosh(J/T))."""
-    T, J, h = _temperatures(T), _real(J, "J"), _real(h, "h")
+    T, J, h = _temperatures(T), _reals(J, "J"), _reals(h, "h")
     b = 1.0 / T
     root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
     lam = np.exp(b * J) * np.cosh(b * h) + root
@@ -130,7 +138,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
 def chain_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Magnetization per site of the infinite 1D chain, m = sinh(bh) / sqrt(sinh(bh)^2 + e^{-4bJ}).
     It vanishes at h = 0 for every T > 0: no phase transition in one dimension."""
-    b, J, h = 1.0 / _temperatures(T), _real(J, "J"), _real(h, "h")
+    b, J, h = 1.0 / _temperatures(T), _reals(J, "J"), _reals(h, "h")
     return np.sinh(b * h) / np.sqrt(np.sinh(b * h) ** 2 + np.exp(-4 * b * J))
 
 

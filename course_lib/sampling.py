@@ -338,6 +338,17 @@ def hmc(
     return _run(propose, x0, n_steps, keep_every, generator)
 
 
+def _inverse_temperatures(temperatures: list[float], like: torch.Tensor) -> torch.Tensor:
+    """1 / T for a non-empty list of finite positive temperatures, on like's device and dtype."""
+    try:
+        T = np.asarray(temperatures, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError("temperatures must be a list of numbers") from None
+    if T.ndim != 1 or len(T) == 0 or not np.all(np.isfinite(T) & (T > 0)):
+        raise ValueError(f"temperatures must be a non-empty list of finite numbers > 0, got {T}")
+    return 1.0 / torch.as_tensor(T, dtype=like.dtype, device=like.device)
+
+
 def parallel_tempering(
     log_prob: LogProb,
     x0: torch.Tensor,
@@ -355,13 +366,7 @@ def parallel_tempering(
     x0 has shape (chains, d). Returns the T = temperatures[0] chains (their samples and
     Metropolis acceptance) and, as ``swap_acceptance``, the swap rate of each neighbouring pair."""
     x0, step, n_steps, keep_every = _check_run(log_prob, x0, step, n_steps, keep_every)
-    temperatures = np.asarray(temperatures, dtype=float)
-    if temperatures.ndim != 1 or len(temperatures) == 0 or not np.all(temperatures > 0):
-        raise ValueError(f"temperatures must be a non-empty list of positive numbers, "
-                         f"got {temperatures}")
-    check_finite(temperatures, "temperatures")
-    generator = rng.torch_generator(generator)
-    betas = 1.0 / torch.as_tensor(temperatures, dtype=x0.dtype, device=x0.device)  # (K,)
+    betas, generator = _inverse_temperatures(temperatures, x0), rng.torch_generator(generator)
     n_temps, (n_chains, dim) = len(betas), x0.shape
     x = x0[None].repeat(n_temps, 1, 1)  # (K, chains, d)
     steps = step * torch.sqrt(1.0 / betas)[:, None, None]  # wider proposals when hotter
@@ -470,11 +475,10 @@ def train_ebm(
     langevin_steps = check_count(langevin_steps, "langevin_steps")
     langevin_step = check_positive(langevin_step, "langevin_step")
     box, reg = check_positive(box, "box"), check_positive(reg, "reg", allow_zero=True)
-    generator = rng.torch_generator(generator)
+    generator, dim = rng.torch_generator(generator), data.shape[1]
     with torch.device("meta"):  # built without drawing from the global stream ...
-        model = EnergyMLP(dim=data.shape[1])
+        model = EnergyMLP(dim=dim)
     model = rng.init_parameters(model.to_empty(device=device), generator)  # ... drawn from ours
-    dim = data.shape[1]
     buffer = (rng.rand((4096, dim), data, generator) * 2 - 1) * box
 
     def loss(iteration: int) -> torch.Tensor:  # one Langevin negative phase per iteration
