@@ -478,7 +478,7 @@ def train_ebm(
     generator, dim = rng.torch_generator(generator), data.shape[1]
     with torch.device("meta"):  # built without drawing from the global stream ...
         model = EnergyMLP(dim=dim)
-    model = rng.init_parameters(model.to_empty(device=device), generator)  # ... drawn from ours
+    model = rng.init_parameters(model.to_empty(device="cpu"), generator).to(device)  # from ours
     buffer = (rng.rand((4096, dim), data, generator) * 2 - 1) * box
 
     def loss(iteration: int) -> torch.Tensor:  # one Langevin negative phase per iteration
