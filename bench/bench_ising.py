@@ -28,7 +28,7 @@ TEMPERATURES = np.linspace(1.5, 3.5, N_TEMPERATURES)
 
 
 def rate_batched(device: str, sweeps: int) -> float:
-    sim = CheckerboardMetropolis(L, TEMPERATURES, replicas=1, start="hot", seed=0, device=device)
+    sim = CheckerboardMetropolis(L, TEMPERATURES, replicas=1, start="hot", generator=0, device=device)
     sim.sweep(5)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()

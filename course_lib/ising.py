@@ -32,9 +32,19 @@ import numpy as np
 import torch
 from scipy.special import ellipk
 
-from .checks import as_spins
+from . import rng
+from .checks import as_spins, check_count, check_finite, check_positive, check_weights
 from .notebook import default_device, progress
-from .stats import mean_and_error
+from .stats import bisect, mean_and_error
+
+__all__ = [
+    "T_C", "BINDER_CROSSING", "onsager_energy", "onsager_free_energy", "yang_magnetization",
+    "chain_free_energy", "chain_magnetization", "chain_correlation", "mean_field_free_energy",
+    "mean_field_magnetization", "neighbour_sum", "lattice_energy", "delta_energy",
+    "binder_cumulant", "all_configurations", "exact_energy_distribution", "energy_chi_square",
+    "metropolis_sweep_sites", "CheckerboardMetropolis", "wolff_update", "Observables", "simulate",
+    "binder_crossing",
+]
 
 T_C: float = 2.0 / np.log(1.0 + np.sqrt(2.0))
 """Onsager's critical temperature of the square lattice, 2 / ln(1 + sqrt 2) = 2.26918..."""
@@ -43,12 +53,37 @@ BINDER_CROSSING: float = 0.61069
 """Binder cumulant at T_c, periodic square lattice, universal (Kamieniarz & Blote 1993)."""
 
 
-# --------------------------------------------------------------------------- exact results
-def _temperatures(T: float | np.ndarray) -> np.ndarray:
-    T = np.asarray(T, dtype=float)
-    if np.any(~np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError("temperatures must be positive and finite")
+# --------------------------------------------------------------------------- argument checks
+def _temperatures(T: float | np.ndarray, name: str = "T", scalar: bool = False) -> np.ndarray:
+    try:
+        T = np.asarray(T, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} (temperature) must be a number or an array of numbers") from None
+    if T.size == 0 or np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError(f"{name} (temperature) must be positive and finite, got {T}")
+    if scalar and T.ndim != 0:
+        raise ValueError(f"{name} must be a single temperature, got shape {T.shape}")
     return T
+
+
+def _real(value: object, name: str) -> float:
+    """A finite real number of any sign (a coupling J, a field h)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def _reals(values: object, name: str) -> np.ndarray:
+    """Finite real numbers of any sign, a scalar or an array (fields h that broadcast with T)."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or an array of them, got {array.dtype}")
+    return check_finite(array.astype(float), name)
+
+
+# --------------------------------------------------------------------------- exact results
 
 
 def onsager_energy(T: float | np.ndarray) -> np.ndarray:
@@ -72,7 +107,7 @@ def onsager_free_energy(T: float | np.ndarray, n_grid: int = 256) -> np.ndarray:
     integrated over dt1 dt2.
     The integrand is periodic, so the midpoint rule on an n_grid^2 grid converges very fast.
     """
-    T = _temperatures(T)
+    T, n_grid = _temperatures(T), check_count(n_grid, "n_grid")
     b = 1.0 / T
     t = (np.arange(n_grid) + 0.5) * 2 * np.pi / n_grid
     cos_sum = np.cos(t)[:, None] + np.cos(t)[None, :]
@@ -93,7 +128,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
     """Free energy per site of the infinite 1D chain from the larger transfer-matrix eigenvalue,
     lambda_+ = e^{bJ} cosh(bh) + sqrt(e^{2bJ} sinh(bh)^2 + e^{-2bJ}).
     At h = 0: -T ln(2 cosh(J/T))."""
-    T = _temperatures(T)
+    T, J, h = _temperatures(T), _reals(J, "J"), _reals(h, "h")
     b = 1.0 / T
     root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
     lam = np.exp(b * J) * np.cosh(b * h) + root
@@ -103,7 +138,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
 def chain_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Magnetization per site of the infinite 1D chain, m = sinh(bh) / sqrt(sinh(bh)^2 + e^{-4bJ}).
     It vanishes at h = 0 for every T > 0: no phase transition in one dimension."""
-    b = 1.0 / _temperatures(T)
+    b, J, h = 1.0 / _temperatures(T), _reals(J, "J"), _reals(h, "h")
     return np.sinh(b * h) / np.sqrt(np.sinh(b * h) ** 2 + np.exp(-4 * b * J))
 
 
@@ -112,10 +147,15 @@ def chain_correlation(
 ) -> np.ndarray:
     """Spin-spin correlation <s_0 s_r> of the 1D chain at h = 0: t^r with t = tanh(J/T);
     on a ring of n_sites sites (t^r + t^(N-r)) / (1 + t^N)."""
-    t = np.tanh(J / float(_temperatures(T)))
-    r = np.asarray(r, dtype=float)
+    t = np.tanh(_real(J, "J") / float(_temperatures(T, scalar=True)))
+    r = check_finite(np.asarray(r, dtype=float), "r")
+    if np.any(r < 0):
+        raise ValueError("r (distance) must be >= 0")
     if n_sites is None:
         return t**r
+    n_sites = check_count(n_sites, "n_sites")
+    if np.any(r > n_sites):
+        raise ValueError(f"r (distance) must be <= n_sites = {n_sites} on a ring")
     return (t**r + t ** (n_sites - r)) / (1 + t**n_sites)
 
 
@@ -126,12 +166,13 @@ def mean_field_free_energy(
     magnetization m:
     f(m) = -(zJ/2) m^2 - h m + T [(1+m)/2 ln((1+m)/2) + (1-m)/2 ln((1-m)/2)].
     It is an upper bound on the exact free energy for every m."""
-    m = np.asarray(m, dtype=float)
+    m = check_finite(np.asarray(m, dtype=float), "m")
     if np.any(np.abs(m) > 1):
-        raise ValueError("magnetization must lie in [-1, 1]")
+        raise ValueError("m (magnetization) must lie in [-1, 1]")
+    T, J, h, z = _temperatures(T, scalar=True), _real(J, "J"), _real(h, "h"), check_count(z, "z")
     p, q = (1 + m) / 2, (1 - m) / 2
     entropy_term = sum(np.where(x > 0, x * np.log(np.where(x > 0, x, 1)), 0) for x in (p, q))
-    return -(z * J / 2) * m**2 - h * m + float(_temperatures(T)) * entropy_term
+    return -(z * J / 2) * m**2 - h * m + float(T) * entropy_term
 
 
 def mean_field_magnetization(
@@ -141,19 +182,22 @@ def mean_field_magnetization(
     (Curie-Weiss), found by bisection on m >= 0 (the solution with the sign of h; positive at
     h = 0).
     Mean-field T_c = zJ = 4 on the square lattice."""
-    T = _temperatures(T)
-    lo, hi = np.zeros_like(T), np.ones_like(T)
+    T, J, h, z = _temperatures(T), _real(J, "J"), _real(h, "h"), check_count(z, "z")
     sign = -1.0 if h < 0 else 1.0
-    for _ in range(60):  # bisection on g(m) = tanh((zJm + |h|)/T) - m, vectorized over T
-        mid = (lo + hi) / 2
-        above = np.tanh((z * J * mid + abs(h)) / T) > mid
-        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-    return sign * (lo + hi) / 2
+    # g(m) = tanh((zJm + |h|)/T) - m is > 0 below the stable root and < 0 above it
+    return sign * bisect(lambda m: np.tanh((z * J * m + abs(h)) / T) - m, np.zeros_like(T), 1.0)
 
 
 # --------------------------------------------------------------------------- lattice helpers
 def _check_lattice(spins: np.ndarray) -> np.ndarray:
     return as_spins(spins, "spins", min_ndim=2, shape_hint="(..., L, L)")
+
+
+def _check_in_place(spins: np.ndarray) -> None:
+    """Spins updated in place: a C-contiguous numpy array of +-1 with at least two axes."""
+    if not isinstance(spins, np.ndarray) or not spins.flags.c_contiguous:
+        raise TypeError("spins must be a C-contiguous numpy array: it is updated in place")
+    _check_lattice(spins)
 
 
 def neighbour_sum(spins: np.ndarray) -> np.ndarray:
@@ -165,28 +209,33 @@ def neighbour_sum(spins: np.ndarray) -> np.ndarray:
 
 def lattice_energy(spins: np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Energy per site of one or many lattices of shape (..., L, L): each bond counted once."""
-    spins = _check_lattice(spins).astype(float)
+    spins, J, h = _check_lattice(spins).astype(float), _real(J, "J"), _real(h, "h")
     bonds = spins * (np.roll(spins, 1, -1) + np.roll(spins, 1, -2))
     return -J * bonds.mean(axis=(-2, -1)) - h * spins.mean(axis=(-2, -1))
 
 
 def delta_energy(spins: np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Energy change of flipping each site alone: dE_i = 2 s_i (J sum_nn s_j + h)."""
-    spins = _check_lattice(spins)
+    spins, J, h = _check_lattice(spins), _real(J, "J"), _real(h, "h")
     return 2.0 * spins * (J * neighbour_sum(spins) + h)
 
 
 def binder_cumulant(m: np.ndarray, axis: int = -1) -> np.ndarray:
     """U = 1 - <m^4> / (3 <m^2>^2): 2/3 in an ordered phase, 0 for Gaussian fluctuations."""
-    m = np.asarray(m, dtype=float)
-    return 1.0 - (m**4).mean(axis=axis) / (3.0 * (m**2).mean(axis=axis) ** 2)
+    m = check_finite(np.asarray(m, dtype=float), "m")
+    if m.ndim == 0 or m.shape[axis] == 0:
+        raise ValueError(f"m must have at least one value along axis {axis}, got shape {m.shape}")
+    second = (m**2).mean(axis=axis)
+    if np.any(second == 0):
+        raise ValueError("m is 0 in every sample: the cumulant is undefined (measure longer)")
+    return 1.0 - (m**4).mean(axis=axis) / (3.0 * second**2)
 
 
 def all_configurations(n_spins: int) -> np.ndarray:
     """All 2^n configurations of n spins as rows of +-1, in binary order (spin 0 is the most
     significant bit)."""
-    if not 1 <= n_spins <= 20:
-        raise ValueError("enumeration is only sensible for 1..20 spins")
+    if not 1 <= check_count(n_spins, "n_spins") <= 20:
+        raise ValueError(f"n_spins must lie in 1..20 for an enumeration, got {n_spins}")
     bits = (np.arange(2**n_spins)[:, None] >> np.arange(n_spins - 1, -1, -1)) & 1
     return (2 * bits - 1).astype(np.int8)
 
@@ -196,12 +245,12 @@ def exact_energy_distribution(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Energy levels per site of the periodic L x L lattice and their Boltzmann probabilities,
     sum over the 2^(L^2) states: p(e) = g(e) exp(-N e / T) / Z, g the number of states at e."""
-    if not 2 <= L <= 4:
+    if not 2 <= check_count(L, "L") <= 4:
         raise ValueError(f"enumeration needs 2 <= L <= 4, got {L!r}")
-    n = L * L
+    n, J, T = L * L, _real(J, "J"), _temperatures(T, scalar=True)
     total = np.rint(n * lattice_energy(all_configurations(n).reshape(-1, L, L), J)).astype(int)
     levels, degeneracy = np.unique(total, return_counts=True)
-    weights = degeneracy * np.exp(-(levels - levels.min()) / float(_temperatures(T)))
+    weights = degeneracy * np.exp(-(levels - levels.min()) / float(T))
     return levels / n, weights / weights.sum()
 
 
@@ -215,26 +264,41 @@ def energy_chi_square(
     """
     from scipy.stats import chi2
 
-    energies, levels = np.asarray(energies, dtype=float).ravel(), np.asarray(levels, dtype=float)
+    energies = check_finite(np.asarray(energies, dtype=float).ravel(), "energies")
+    levels = check_finite(np.asarray(levels, dtype=float), "levels")
+    probabilities = check_weights(np.asarray(probabilities, dtype=float), "probabilities")
+    min_expected = check_positive(min_expected, "min_expected")
+    if levels.ndim != 1 or probabilities.shape != levels.shape or energies.size == 0:
+        raise ValueError(
+            f"levels and probabilities must be 1D of one length and energies non-empty, got "
+            f"shapes {levels.shape}, {probabilities.shape}, {energies.shape}"
+        )
     nearest = np.abs(energies[:, None] - levels[None]).argmin(axis=1)
     if np.any(np.abs(energies - levels[nearest]) > 1e-9):
         raise ValueError("a sampled energy is not one of the levels")
     observed = np.bincount(nearest, minlength=len(levels)).astype(float)
-    expected = len(energies) * np.asarray(probabilities, dtype=float)
+    if abs(probabilities.sum() - 1) > 1e-6:
+        raise ValueError(f"probabilities must sum to 1, got {probabilities.sum()}")
+    expected = len(energies) * probabilities
     rare = expected < min_expected
     observed = np.append(observed[~rare], observed[rare].sum())
     expected = np.append(expected[~rare], expected[rare].sum())
-    if expected[-1] < min_expected:  # too few even pooled: join the smallest regular bin
+    if expected[-1] < min_expected and len(expected) > 1:  # too few even pooled: join a bin
         k = int(np.argmin(expected[:-1]))
         observed[k], expected[k] = observed[k] + observed[-1], expected[k] + expected[-1]
         observed, expected = observed[:-1], expected[:-1]
+    if len(expected) < 2:
+        raise ValueError(
+            f"energies: {len(energies)} samples are too few for a chi-square test (fewer than two "
+            f"bins expected min_expected = {min_expected} times)"
+        )
     statistic = float(((observed - expected) ** 2 / expected).sum())
     dof = len(expected) - 1
     return statistic, dof, float(chi2.sf(statistic, dof))
 
 
 def metropolis_sweep_sites(
-    spins: np.ndarray, T: float, generator: np.random.Generator, J: float = 1.0
+    spins: np.ndarray, T: float, J: float = 1.0, *, generator: rng.NumpySeed = None
 ) -> np.ndarray:
     """One Metropolis sweep (Metropolis et al. 1953), site by site in reading order, in place.
 
@@ -242,6 +306,9 @@ def metropolis_sweep_sites(
     min(1, exp(-dE/T)). Plain and slow: a Python loop over the L x L sites. ``spins`` has
     shape (..., L, L); the leading axes are independent replicas, updated together.
     """
+    _check_in_place(spins)
+    T, J = float(_temperatures(T, scalar=True)), _real(J, "J")
+    generator = rng.numpy_generator(generator)
     n_rows, n_cols = spins.shape[-2:]
     for i in range(n_rows):
         for j in range(n_cols):
@@ -267,7 +334,7 @@ class CheckerboardMetropolis:
     numbers only for the sites it updates:  colour c holds s[i, 2k + (i + c) % 2] at [i, k].
 
     Example:
-        >>> sim = CheckerboardMetropolis(L=16, temperatures=[1.5, 3.0], replicas=4, seed=0)
+        >>> sim = CheckerboardMetropolis(L=16, temperatures=[1.5, 3.0], replicas=4, generator=0)
         >>> sim.sweep(200)
         >>> sim.spins().shape
         torch.Size([2, 4, 16, 16])
@@ -280,33 +347,33 @@ class CheckerboardMetropolis:
         replicas: int = 1,
         J: float = 1.0,
         start: str = "cold",
-        seed: int | None = 0,
+        generator: rng.Seed = 0,
         device: torch.device | str | None = None,
     ) -> None:
-        if not isinstance(L, (int, np.integer)) or L < 2 or L % 2:
+        if check_count(L, "L", minimum=2) % 2:
             raise ValueError(f"L must be an even integer >= 2 (checkerboard), got {L!r}")
-        if not isinstance(replicas, (int, np.integer)) or replicas < 1:
-            raise ValueError(f"replicas must be a positive integer, got {replicas!r}")
+        replicas = check_count(replicas, "replicas")
         if start not in ("cold", "hot"):
             raise ValueError(f"start must be 'cold' (all up) or 'hot' (random), got {start!r}")
-        self.temperatures = np.atleast_1d(_temperatures(temperatures)).astype(float)
+        self.temperatures = np.atleast_1d(_temperatures(temperatures, "temperatures"))
         if self.temperatures.ndim != 1:
             raise ValueError("temperatures must be a scalar or a 1D sequence")
-        self.L, self.replicas, self.J = int(L), int(replicas), float(J)
+        self.L, self.replicas, self.J = int(L), replicas, _real(J, "J")
         self.device = torch.device(device) if device is not None else default_device()
-        self.generator = torch.Generator(device=self.device)
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
+        # an integer seeds a generator on the sampler's device; None is torch's default stream
+        self.generator = rng.torch_generator(generator, self.device)
+        if self.generator is not None and self.generator.device.type != self.device.type:
+            raise ValueError(f"generator is on {self.generator.device}, not on {self.device}")
         n_batch = len(self.temperatures) * self.replicas
         shape = (n_batch, self.L, self.L // 2)
+        self._random = torch.empty(shape, dtype=torch.int32, device=self.device)
         if start == "cold":
             self.colours = [
                 torch.ones(shape, dtype=torch.int8, device=self.device) for _ in range(2)
             ]
         else:
             self.colours = [
-                (2 * torch.randint(0, 2, shape, generator=self.generator, device=self.device) - 1)
-                .to(torch.int8)
+                (2 * rng.randint(0, 2, shape, self._random, self.generator) - 1).to(torch.int8)
                 for _ in range(2)
             ]
         # Acceptance thresholds for s_i * sum_nn = 2 and 4 (dE = 4J, 8J), compared with uniform
@@ -323,7 +390,6 @@ class CheckerboardMetropolis:
         ]
         rows = torch.arange(self.L, device=self.device).view(1, -1, 1)
         self._odd_row = [(rows + c) % 2 == 1 for c in (0, 1)]  # row i of colour c starts at j = 1
-        self._random = torch.empty(shape, dtype=torch.int32, device=self.device)
 
     def _neighbour_sum(self, c: int) -> torch.Tensor:
         """Sum of the four neighbours of every colour-c site; all of them have the other colour."""
@@ -334,6 +400,8 @@ class CheckerboardMetropolis:
 
     def half_sweep(self, c: int) -> None:
         """Metropolis update of every site of colour c (0 or 1) at once."""
+        if c not in (0, 1):
+            raise ValueError(f"c (colour) must be 0 or 1, got {c!r}")
         spins = self.colours[c]
         x = spins * self._neighbour_sum(c)  # in {-4, -2, 0, 2, 4}; dE = 2 J x
         self._random.random_(generator=self.generator)  # uniform in [0, 2^31)
@@ -345,7 +413,7 @@ class CheckerboardMetropolis:
 
     def sweep(self, n_sweeps: int = 1) -> None:
         """n_sweeps full sweeps (each site offered one flip per sweep)."""
-        for _ in range(int(n_sweeps)):
+        for _ in range(check_count(n_sweeps, "n_sweeps")):
             self.half_sweep(0)
             self.half_sweep(1)
 
@@ -368,13 +436,13 @@ class CheckerboardMetropolis:
     def set_spins(self, spins: np.ndarray | torch.Tensor) -> None:
         """Load full lattices of shape (temperatures, replicas, L, L), or anything that
         broadcasts to it."""
-        spins = torch.as_tensor(np.asarray(spins), device=self.device).to(torch.int8)
+        array = as_spins(spins.cpu().numpy() if torch.is_tensor(spins) else spins, "spins")
+        spins = torch.as_tensor(array, device=self.device).to(torch.int8)
         shape = (len(self.temperatures), self.replicas, self.L, self.L)
         try:
             spins = spins.expand(shape).reshape(-1, self.L, self.L)
         except RuntimeError:
             raise ValueError(f"spins of shape {tuple(spins.shape)} do not fit {shape}") from None
-        as_spins(spins.cpu().numpy(), "spins")
         rows = torch.arange(self.L, device=self.device).view(-1, 1)
         self.colours = [spins[:, rows, self._columns(c)].contiguous() for c in (0, 1)]
 
@@ -391,7 +459,9 @@ class CheckerboardMetropolis:
 
 
 # ------------------------------------------------------------------- Wolff cluster algorithm
-def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float = 1.0) -> int:
+def wolff_update(
+    spins: np.ndarray, T: float, J: float = 1.0, *, generator: rng.NumpySeed = None
+) -> int:
     """One Wolff single-cluster update of an (L, L) lattice, in place; returns the cluster size.
 
     Grow a cluster from a random seed site: each bond to an aligned neighbour outside the
@@ -399,15 +469,15 @@ def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float
     (accepted with probability 1). The cluster grows one generation at a time, so every
     numpy operation acts on a whole frontier of sites (Wolff 1989).
     """
-    spins = np.asarray(spins)
+    _check_in_place(spins)
     if spins.ndim != 2 or spins.shape[0] != spins.shape[1]:
-        raise ValueError(f"wolff_update needs one square lattice (L, L), got {spins.shape}")
-    if J <= 0:
-        raise ValueError("the Wolff algorithm here is for ferromagnets (J > 0)")
-    L = spins.shape[0]
-    p_add = 1.0 - np.exp(-2.0 * J / float(_temperatures(T)))
+        raise ValueError(f"spins must be one square lattice (L, L), got shape {spins.shape}")
+    if _real(J, "J") <= 0:
+        raise ValueError(f"J must be > 0: the Wolff algorithm here is for ferromagnets, got {J}")
+    L, random = spins.shape[0], rng.numpy_generator(generator)
+    p_add = 1.0 - np.exp(-2.0 * J / float(_temperatures(T, scalar=True)))
     flat = spins.reshape(-1)  # a view: flipping flat flips spins
-    seed = int(rng.integers(L * L))
+    seed = int(random.integers(L * L))
     value = flat[seed]
     in_cluster = np.zeros(L * L, dtype=bool)
     in_cluster[seed] = True
@@ -418,7 +488,7 @@ def wolff_update(spins: np.ndarray, T: float, rng: np.random.Generator, J: float
         left, right = i * L + (j - 1) % L, i * L + (j + 1) % L
         neighbours = np.concatenate([down, up, right, left])
         candidates = neighbours[(flat[neighbours] == value) & ~in_cluster[neighbours]]
-        joined = np.unique(candidates[rng.random(candidates.size) < p_add])  # one bond test each
+        joined = np.unique(candidates[random.random(candidates.size) < p_add])  # one bond test each
         in_cluster[joined] = True
         frontier = joined
     flat[in_cluster] = -value
@@ -458,17 +528,19 @@ def simulate(
     replicas: int = 16,
     n_equilibrate: int = 500,
     n_measure: int = 2000,
-    seed: int = 0,
+    generator: rng.Seed = 0,
     start: str = "cold",
     show_progress: bool = True,
 ) -> Observables:
     """Equilibrate, then measure energy and magnetization after every sweep, for all
     temperatures x replicas at once. Errors are standard errors over the replicas, whose
     time averages are independent."""
-    if replicas < 2:
-        raise ValueError("simulate needs replicas >= 2 to give error bars")
-    sim = CheckerboardMetropolis(L, temperatures, replicas=replicas, start=start, seed=seed)
-    sim.sweep(n_equilibrate)
+    replicas = check_count(replicas, "replicas", minimum=2)  # two or more for error bars
+    n_equilibrate = check_count(n_equilibrate, "n_equilibrate", minimum=0)
+    n_measure = check_count(n_measure, "n_measure")
+    sim = CheckerboardMetropolis(L, temperatures, replicas, start=start, generator=generator)
+    if n_equilibrate:
+        sim.sweep(n_equilibrate)
     e = np.empty((n_measure, *sim.energy().shape))
     m = np.empty_like(e)
     for t in progress(range(n_measure), desc=f"L={L}", disable=not show_progress or None):
@@ -499,11 +571,18 @@ def binder_crossing(
 ) -> tuple[float, float]:
     """Temperature and value where two Binder-cumulant curves cross (linear interpolation
     between the two temperatures that bracket the sign change of u_large - u_small)."""
-    T = np.asarray(temperatures, dtype=float)
-    d = np.asarray(u_large, dtype=float) - np.asarray(u_small, dtype=float)
+    T = check_finite(np.asarray(temperatures, dtype=float), "temperatures")
+    u_small = check_finite(np.asarray(u_small, dtype=float), "u_small")
+    u_large = check_finite(np.asarray(u_large, dtype=float), "u_large")
+    if T.ndim != 1 or len(T) < 2 or u_small.shape != T.shape or u_large.shape != T.shape:
+        raise ValueError(
+            f"temperatures, u_small and u_large must be 1D of one length >= 2, got shapes "
+            f"{T.shape}, {u_small.shape}, {u_large.shape}"
+        )
+    d = u_large - u_small
     change = np.nonzero(np.sign(d[:-1]) != np.sign(d[1:]))[0]
     if change.size == 0:
-        raise ValueError("the two curves do not cross inside the temperature range")
+        raise ValueError("u_small and u_large do not cross inside the temperature range")
     k = change[0]
     w = d[k] / (d[k] - d[k + 1])
     T_cross = T[k] + w * (T[k + 1] - T[k])

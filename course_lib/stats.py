@@ -26,6 +26,7 @@ __all__ = [
     "energy_distance",
     "mmd",
     "nearest_distance",
+    "bisect",
 ]
 
 
@@ -164,3 +165,20 @@ def auc(lower: np.ndarray, higher: np.ndarray) -> float:
     if lower.size == 0 or higher.size == 0:
         raise ValueError("auc needs at least one value in lower and in higher")
     return float((lower < higher).mean() + 0.5 * (lower == higher).mean())
+
+
+def bisect(f, lo: float | np.ndarray, hi: float | np.ndarray, n_iter: int = 60) -> np.ndarray:
+    """Roots of a vectorized function ``f`` that is > 0 left of its root and <= 0 right of it,
+    on the brackets [lo, hi] (arrays broadcast, one root each; for a rising crossing pass -f).
+    Each iteration halves every bracket, so 60 of them reach double precision."""
+    from .checks import check_count
+
+    n_iter = check_count(n_iter, "n_iter")
+    lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi)):
+        raise ValueError("bisect needs finite brackets with lo <= hi")
+    for _ in range(n_iter):
+        mid = (lo + hi) / 2
+        right = f(mid) > 0  # the root lies right of mid
+        lo, hi = np.where(right, mid, lo), np.where(right, hi, mid)
+    return (lo + hi) / 2

@@ -86,7 +86,7 @@ def phi4_samples(kappa, lam, n_sites=8):
     """The lecture's HMC run: 4000 chains, 150 steps, every 50th kept (12000 configurations)."""
     chains = sm.hmc(
         lambda x: -fl.phi4_action(x, kappa, lam), torch.zeros(4000, n_sites, dtype=torch.float64),
-        0.2, 10, 150, keep_every=50, generator=torch.Generator().manual_seed(0),
+        step=0.2, n_leapfrog=10, n_steps=150, keep_every=50, generator=torch.Generator().manual_seed(0),
     )
     return chains.samples.reshape(-1, n_sites)
 

@@ -35,10 +35,10 @@ def test_energy_never_increases_under_asynchronous_updates(seed):
     s = rng.choice(np.array([-1, 1], dtype=np.int8), size=(8, n))
     energies = [hp.energy(W, s)]
     for i in rng.permutation(n):  # one neuron at a time, through the library's update rule
-        s = hp.asynchronous_sweep(W, s, rng, neurons=[i])
+        s = hp.asynchronous_sweep(W, s, neurons=[i], generator=rng)
         energies.append(hp.energy(W, s))
     assert np.all(np.diff(np.array(energies), axis=0) <= 1e-12)
-    swept = hp.asynchronous_sweep(W, s, rng)
+    swept = hp.asynchronous_sweep(W, s, generator=rng)
     assert np.all(hp.energy(W, swept) <= hp.energy(W, s) + 1e-12)
 
 
@@ -66,11 +66,11 @@ def test_a_zero_field_keeps_the_spin_unlike_metropolis_at_zero_temperature():
     s = np.array([1, 1, -1, 1], dtype=np.int8)
     assert (s @ W)[0] == 0 and np.all((s @ W)[1:] * s[1:] > 0)
     rng = np.random.default_rng(0)
-    np.testing.assert_array_equal(hp.asynchronous_sweep(W, s, rng, neurons=[0]), s)
+    np.testing.assert_array_equal(hp.asynchronous_sweep(W, s, neurons=[0], generator=rng), s)
     assert hp.synchronous_update(W, s)[0] == 1
     flipped = s * np.array([-1, 1, 1, 1])
     assert hp.energy(W, flipped) == hp.energy(W, s)  # the flip Metropolis would accept at T = 0
-    final, sweeps = hp.recall(W, s, rng)
+    final, sweeps = hp.recall(W, s, generator=rng)
     np.testing.assert_array_equal(final, s)
     assert sweeps == 1
 
@@ -79,9 +79,9 @@ def test_recall_from_corrupted_cues():
     rng = np.random.default_rng(1)
     x = random_patterns(rng, 10, 500)
     W = hp.hebbian(x)
-    cues = hp.corrupt(x, 0.2, rng)
+    cues = hp.corrupt(x, 0.2, generator=rng)
     assert np.all(np.sum(cues != x, axis=1) == 100)
-    final, sweeps = hp.recall(W, cues, rng)
+    final, sweeps = hp.recall(W, cues, generator=rng)
     np.testing.assert_array_equal(final, x)
     assert sweeps <= 5
 
@@ -104,7 +104,7 @@ def test_mixture_states_are_spurious_minima_with_higher_energy():
     m_x = hp.overlap(x, x)
     np.testing.assert_allclose(hp.energy(W, x) / n, -0.5 * np.sum(m_x**2, 1) + 3 / (2 * n), atol=1e-12)
     assert np.all(np.abs(hp.energy(W, x) / n + 1 / 2) < 0.01)
-    settled, _ = hp.recall(W, mix, rng)
+    settled, _ = hp.recall(W, mix, generator=rng)
     np.testing.assert_array_equal(settled, mix)  # a fixed point: every field has the sign of s_i
 
 
@@ -141,8 +141,8 @@ def test_hebbian_capacity_at_n_1000_is_smeared_around_alpha_c():
     gradually instead of jumping to 0: well above 0.5 at 0.14, between 0 and m(alpha_c) = 0.967
     at 0.20, by more than 3 standard errors each."""
     rng = np.random.default_rng(3)
-    assert hp.retrieval_overlap(1000, 0.10, rng) > 0.98
-    mean, error = hp.capacity_curve(1000, np.array([0.14, 0.20]), rng, n_probes=20)
+    assert hp.retrieval_overlap(1000, 0.10, generator=rng) > 0.98
+    mean, error = hp.capacity_curve(1000, np.array([0.14, 0.20]), n_probes=20, generator=rng)
     assert np.all(error > 0) and np.all(error < 0.05)
     assert mean[0] - 3 * error[0] > 0.5  # at 0.14 most probes are still retrieved (theory: none)
     assert mean[1] - 3 * error[1] > 0 and mean[1] + 3 * error[1] < 0.967  # in between at 0.20
@@ -152,24 +152,34 @@ def test_hebbian_capacity_at_n_1000_is_smeared_around_alpha_c():
 def test_storkey_is_stable_where_hebbian_fails():
     """At alpha = 0.20, where the Hebbian overlap is below 0.5 (previous test), Storkey retrieves."""
     rng = np.random.default_rng(4)
-    assert hp.retrieval_overlap(1000, 0.20, rng, rule="storkey") > 0.99
+    assert hp.retrieval_overlap(1000, 0.20, rule="storkey", generator=rng) > 0.99
 
 
 # ------------------------------------------------------------------------------ modern Hopfield
 def test_modern_update_is_softmax_attention():
-    torch.manual_seed(0)
-    X, xi, beta = torch.randn(30, 16, dtype=torch.float64), torch.randn(4, 16, dtype=torch.float64), 0.7
+    """Against PyTorch's attention (scale = beta, keys = values = patterns) and against the update
+    written out pattern by pattern in numpy; its limits: one stored pattern is returned whatever
+    the query, beta = 0 gives the mean pattern, large beta the pattern most aligned with xi."""
+    g = torch.Generator().manual_seed(0)
+    X, xi, beta = torch.randn(30, 16, generator=g, dtype=torch.float64), torch.randn(4, 16, generator=g, dtype=torch.float64), 0.7
     sdpa = torch.nn.functional.scaled_dot_product_attention
-    attention = sdpa(xi[None] * beta * np.sqrt(16), X[None], X[None])[0]
-    torch.testing.assert_close(hp.modern_update(X, xi, beta), attention)
-    weights = torch.softmax(beta * xi @ X.T, dim=-1)
-    torch.testing.assert_close(hp.modern_update(X, xi, beta), weights @ X)
+    torch.testing.assert_close(hp.modern_update(X, xi, beta), sdpa(xi[None], X[None], X[None], scale=beta)[0])
+    x, q = X.numpy(), xi.numpy()
+    for b in range(len(q)):
+        logits = [beta * float(np.dot(x[mu], q[b])) for mu in range(len(x))]
+        weights = np.exp(np.array(logits) - max(logits))
+        expected = sum(w * x[mu] for mu, w in enumerate(weights)) / weights.sum()
+        np.testing.assert_allclose(hp.modern_update(X, xi[b], beta).numpy(), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(hp.modern_update(X[:1], xi, 5.0), X[:1].expand(4, -1))
+    torch.testing.assert_close(hp.modern_update(X, xi, 0.0), X.mean(0).expand(4, -1))
+    nearest = (xi @ X.T).argmax(1)
+    torch.testing.assert_close(hp.modern_update(X, xi, 1e4), X[nearest])
 
 
 def test_modern_update_lowers_its_energy():
-    torch.manual_seed(1)
-    X = torch.randn(50, 20, dtype=torch.float64)
-    xi = torch.randn(10, 20, dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(50, 20, generator=g, dtype=torch.float64)
+    xi = torch.randn(10, 20, generator=g, dtype=torch.float64)
     for beta in (0.1, 1.0, 5.0):
         after = hp.modern_energy(X, hp.modern_update(X, xi, beta), beta)
         assert torch.all(after <= hp.modern_energy(X, xi, beta) + 1e-12)
@@ -179,11 +189,11 @@ def test_modern_network_retrieves_far_beyond_classical_capacity():
     rng = np.random.default_rng(5)
     n, p = 64, 1000  # load 15.6, a hundred times the classical alpha_c
     x = random_patterns(rng, p, n)
-    cues = hp.corrupt(x, 0.15, rng)
+    cues = hp.corrupt(x, 0.15, generator=rng)
     X, Q = torch.tensor(x, dtype=torch.float64), torch.tensor(cues, dtype=torch.float64)
     retrieved = torch.sign(hp.modern_update(X, Q, beta=0.5))
     assert (retrieved.numpy() == x).all(axis=1).mean() > 0.99
-    classical, _ = hp.recall(hp.hebbian(x), cues, rng)
+    classical, _ = hp.recall(hp.hebbian(x), cues, generator=rng)
     assert np.mean(np.sum(classical * x, axis=1) / n) < 0.5
 
 
@@ -210,7 +220,7 @@ def inverse_problem():
     iu = np.triu_indices(n, 1)
     rms = {}
     for m in (2000, 32000):
-        samples = hp.boltzmann_samples(J, h, m, rng)
+        samples = hp.boltzmann_samples(J, h, m, generator=rng)
         J_pl, _ = hp.pseudolikelihood_couplings(samples)
         J_mf = hp.mean_field_couplings(samples)
         rms[m] = [np.sqrt(np.mean((est - J)[iu] ** 2)) for est in (J_pl, J_mf)]
@@ -236,7 +246,7 @@ def test_mean_field_inversion_is_biased_at_strong_coupling(inverse_problem):
 
 def test_pseudolikelihood_reads_nearest_neighbour_couplings_of_the_ising_model():
     T, L, replicas = 3.0, 4, 2000
-    sim = ising.CheckerboardMetropolis(L, [T], replicas=replicas, start="hot", seed=0)
+    sim = ising.CheckerboardMetropolis(L, [T], replicas=replicas, start="hot", generator=0)
     sim.sweep(200)
     samples = []
     for _ in range(8):
@@ -262,7 +272,11 @@ def test_bad_input_is_rejected_with_clear_messages():
     with pytest.raises(ValueError, match="odd"):
         hp.mixture_state(np.ones((2, 4)), [0, 1])
     with pytest.raises(ValueError, match="fraction"):
-        hp.corrupt(np.ones(4), 1.5, np.random.default_rng())
+        hp.corrupt(np.ones(4), 1.5, generator=np.random.default_rng())
+    with pytest.raises(TypeError):  # the generator is keyword-only
+        hp.recall(np.zeros((4, 4)), np.ones(4), np.random.default_rng())
+    with pytest.raises(ValueError, match="neurons"):
+        hp.asynchronous_sweep(np.zeros((4, 4)), np.ones(4), neurons=[4])
 
 
 def test_digits_data():
@@ -286,6 +300,6 @@ def test_projection_rule_stores_correlated_digit_prototypes_that_hebb_cannot():
 def test_asynchronous_sweep_on_chosen_neurons_only():
     rng = np.random.default_rng(6)
     x = random_patterns(rng, 3, 50)
-    cue = hp.corrupt(x[0], 0.3, rng)
-    out = hp.asynchronous_sweep(hp.hebbian(x), cue, rng, neurons=np.arange(10))
+    cue = hp.corrupt(x[0], 0.3, generator=rng)
+    out = hp.asynchronous_sweep(hp.hebbian(x), cue, neurons=np.arange(10), generator=rng)
     np.testing.assert_array_equal(out[10:], cue[10:])

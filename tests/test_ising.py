@@ -18,7 +18,7 @@ TABLE_F = np.array([-2.008443, -2.051586, -2.198410, -2.447648])
 
 # ----------------------------------------------------------------------------- exact formulas
 def test_critical_temperature():
-    assert ising.T_C == pytest.approx(2 / np.log(1 + np.sqrt(2)))
+    assert ising.T_C == pytest.approx(2.269185314213022, abs=1e-12)  # Onsager's value, published digits
     assert np.sinh(2 / ising.T_C) == pytest.approx(1.0)  # Kramers-Wannier self-duality
 
 
@@ -76,6 +76,10 @@ def test_lattice_helpers_reject_bad_input():
         ising.CheckerboardMetropolis(L=5, temperatures=[2.0])
     with pytest.raises(ValueError, match="start"):
         ising.CheckerboardMetropolis(L=4, temperatures=[2.0], start="warm")
+    with pytest.raises(TypeError):  # the generator is keyword-only: a positional one would be J
+        ising.wolff_update(np.ones((4, 4), dtype=np.int8), 2.0, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="spins"):  # updated in place: a list would be lost
+        ising.metropolis_sweep_sites([[1, 1], [1, 1]], 2.0, generator=0)
 
 
 def test_binder_cumulant_limits():
@@ -86,22 +90,22 @@ def test_binder_cumulant_limits():
 
 # ----------------------------------------------------------------------------- Metropolis sampler
 def test_sampler_layout_round_trip_and_observables():
-    sim = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, start="hot", seed=3)
+    sim = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, start="hot", generator=3)
     spins = sim.spins().numpy()
     np.testing.assert_allclose(sim.energy(), ising.lattice_energy(spins))
     np.testing.assert_allclose(sim.magnetization(), spins.mean(axis=(-2, -1)))
-    other = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, seed=4)
+    other = ising.CheckerboardMetropolis(8, [1.5, 2.5], replicas=3, generator=4)
     other.set_spins(spins)
     assert np.array_equal(other.spins().numpy(), spins)
 
 
-def test_sampler_is_reproducible():
+def test_an_integer_seed_is_a_generator_on_the_samplers_device():
     runs = []
-    for _ in range(2):
-        sim = ising.CheckerboardMetropolis(16, [2.2], replicas=2, start="hot", seed=7)
+    for generator in (7, torch.Generator().manual_seed(7), 8):
+        sim = ising.CheckerboardMetropolis(16, [2.2], replicas=2, start="hot", generator=generator, device="cpu")
         sim.sweep(20)
         runs.append(sim.spins().numpy())
-    assert np.array_equal(*runs)
+    assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
 
 
 def _index(spins: np.ndarray) -> np.ndarray:
@@ -142,7 +146,7 @@ def test_one_sweep_detailed_balance_on_2x2_lattice():
         exact[colour] = P
     start = np.repeat(states, replicas, axis=0)[None]  # (1 temperature, 16 * replicas, 2, 2)
     for colour in (0, 1):
-        sim = ising.CheckerboardMetropolis(2, [1 / beta], replicas=16 * replicas, seed=colour)
+        sim = ising.CheckerboardMetropolis(2, [1 / beta], replicas=16 * replicas, generator=colour)
         sim.set_spins(start)
         sim.half_sweep(colour)
         end = _index(sim.spins().numpy()[0])
@@ -182,7 +186,7 @@ def test_sampler_matches_enumeration_on_4x4_lattice():
     T = np.array([1.8, 2.5, 4.0])
     weights = np.exp(-16 * (energies[None] - energies.min()) / T[:, None])
     weights /= weights.sum(axis=1, keepdims=True)
-    sim = ising.CheckerboardMetropolis(4, T, replicas=512, start="hot", seed=2)
+    sim = ising.CheckerboardMetropolis(4, T, replicas=512, start="hot", generator=2)
     sim.sweep(200)
     e, m = [], []
     for _ in range(400):
@@ -229,8 +233,8 @@ def test_both_samplers_give_the_exact_energy_distribution_on_4x4(T):
     rng = np.random.default_rng(0)
     plain = np.ones((n, 4, 4), dtype=np.int8)
     for _ in range(sweeps):
-        ising.metropolis_sweep_sites(plain, T, rng)
-    board = ising.CheckerboardMetropolis(4, [T], replicas=n, seed=1)
+        ising.metropolis_sweep_sites(plain, T, generator=rng)
+    board = ising.CheckerboardMetropolis(4, [T], replicas=n, generator=1)
     board.sweep(sweeps)
     exact = ising.exact_energy_distribution(T)
     for energies in (ising.lattice_energy(plain), board.energy()[0]):
@@ -242,14 +246,14 @@ def test_plain_sweep_flips_by_the_metropolis_rule():
     """One site-by-site sweep from all up at T: the first site flips with exp(-8/T)."""
     T, n = 2.0, 200_000
     spins = np.ones((n, 4, 4), dtype=np.int8)
-    ising.metropolis_sweep_sites(spins, T, np.random.default_rng(3))
+    ising.metropolis_sweep_sites(spins, T, generator=np.random.default_rng(3))
     rate, p = (spins[:, 0, 0] == -1).mean(), np.exp(-8 / T)
     assert abs(rate - p) < 5 * np.sqrt(p * (1 - p) / n)
 
 
 @pytest.fixture(scope="module")
 def grid():
-    return ising.simulate(32, GRID_T, replicas=16, n_equilibrate=500, n_measure=2000, seed=0, show_progress=False)
+    return ising.simulate(32, GRID_T, replicas=16, n_equilibrate=500, n_measure=2000, generator=0, show_progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +307,7 @@ def test_finite_size_susceptibility_above_tc_is_gaussian_fraction(grid):
 
 def test_binder_crossings_locate_tc():
     T = np.linspace(2.15, 2.40, 11)
-    curves = {L: ising.simulate(L, T, replicas=32, n_equilibrate=500, n_measure=2000, seed=L, show_progress=False).binder for L in (8, 16, 32)}
+    curves = {L: ising.simulate(L, T, replicas=32, n_equilibrate=500, n_measure=2000, generator=L, show_progress=False).binder for L in (8, 16, 32)}
     for small, large in [(8, 16), (16, 32)]:
         T_cross, U_cross = ising.binder_crossing(T, curves[small], curves[large])
         assert T_cross == pytest.approx(ising.T_C, rel=0.01)
@@ -326,7 +330,7 @@ def test_wolff_matches_enumeration_on_4x4_lattice():
     spins = np.ones((4, 4), dtype=np.int8)
     samples = []
     for _ in range(20000):
-        ising.wolff_update(spins, T, rng)
+        ising.wolff_update(spins, T, generator=rng)
         samples.append(ising.lattice_energy(spins))
     assert np.mean(samples) == pytest.approx(w @ energies, abs=0.02)
 
@@ -336,18 +340,18 @@ def test_wolff_magnetization_and_cluster_sizes():
     spins = np.ones((16, 16), dtype=np.int8)
     sizes, m = [], []
     for _ in range(3000):
-        sizes.append(ising.wolff_update(spins, 2.0, rng))
+        sizes.append(ising.wolff_update(spins, 2.0, generator=rng))
         m.append(abs(spins.mean()))
     assert 1 <= min(sizes) and max(sizes) <= 256
     assert np.mean(m[300:]) == pytest.approx(float(ising.yang_magnetization(2.0)), rel=0.01)
     with pytest.raises(ValueError, match="square lattice"):
-        ising.wolff_update(np.ones((4, 6)), 2.0, rng)
+        ising.wolff_update(np.ones((4, 6)), 2.0, generator=rng)
 
 
 def test_wolff_cures_critical_slowing_down():
     from course_lib.stats import integrated_autocorrelation_time
 
-    sim = ising.CheckerboardMetropolis(32, [ising.T_C], replicas=32, seed=0)
+    sim = ising.CheckerboardMetropolis(32, [ising.T_C], replicas=32, generator=0)
     sim.sweep(500)
     metropolis = []
     for _ in range(2000):
@@ -358,7 +362,7 @@ def test_wolff_cures_critical_slowing_down():
     spins = np.ones((32, 32), dtype=np.int8)
     sizes, wolff = [], []
     for _ in range(3000):
-        sizes.append(ising.wolff_update(spins, ising.T_C, rng))
+        sizes.append(ising.wolff_update(spins, ising.T_C, generator=rng))
         wolff.append(abs(spins.mean()))
     tau_wolff_sweeps = integrated_autocorrelation_time(np.array(wolff[200:])) * np.mean(sizes) / 1024
     assert tau_metropolis > 10 * tau_wolff_sweeps
@@ -372,30 +376,53 @@ def _ring_brute_force(n: int, T: float, J: float, h: float):
     return s, w / w.sum(), np.log(w.sum())
 
 
-@pytest.mark.parametrize("T,h", [(0.7, 0.0), (1.5, 0.3), (3.0, -0.5)])
-def test_chain_transfer_matrix_matches_enumeration(T, h):
-    n, J = 12, 1.0
-    s, p, log_z = _ring_brute_force(n, T, J, h)
-    b = 1 / T
-    root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
-    lam_plus, lam_minus = np.exp(b * J) * np.cosh(b * h) + root, np.exp(b * J) * np.cosh(b * h) - root
-    assert log_z == pytest.approx(np.log(lam_plus**n + lam_minus**n), rel=1e-12)
-    assert -T * np.log(lam_plus) == pytest.approx(float(ising.chain_free_energy(T, J, h)), rel=1e-12)
-    if h == 0:
-        for r in range(1, 6):
-            assert p @ (s[:, 0] * s[:, r]) == pytest.approx(float(ising.chain_correlation(r, T, J, n_sites=n)), rel=1e-10)
+def _aitken(a: np.ndarray) -> float:
+    """Aitken's delta-squared limit of the last three terms of a geometrically converging sequence."""
+    a0, a1, a2 = a[-3:]
+    return a2 - (a2 - a1) ** 2 / ((a2 - a1) - (a1 - a0))
+
+
+@pytest.mark.parametrize("T,h", [(2.0, 0.0), (1.5, 0.3), (3.0, -0.5), (0.8, 0.4), (1.2, 0.5)])
+def test_chain_free_energy_and_magnetization_are_limits_of_enumerated_rings(T, h):
+    """Independent of the transfer matrix: ln Z_{N+1} - ln Z_N and <s_0> of periodic rings of
+    N = 10..16 spins, summed over all 2^N states, converge geometrically in N; their Aitken limit
+    is -f/T and m of the infinite chain (where the correlation length is short enough for 16
+    spins to pin it down to 1e-7)."""
+    J, sizes = 1.0, range(10, 17)
+    log_z, m = [], []
+    for n in sizes:
+        s, p, lz = _ring_brute_force(n, T, J, h)
+        log_z.append(lz)
+        m.append(p @ s[:, 0])
+    per_site = -T * _aitken(np.diff(log_z))
+    assert per_site == pytest.approx(float(ising.chain_free_energy(T, J, h)), abs=1e-7)
+    assert _aitken(np.array(m)) == pytest.approx(float(ising.chain_magnetization(T, J, h)), abs=1e-7)
+
+
+def test_ring_correlations_match_enumeration():
+    n, T, J = 12, 0.7, 1.0
+    s, p, _ = _ring_brute_force(n, T, J, 0.0)
+    for r in range(0, n + 1):
+        exact = p @ (s[:, 0] * s[:, r % n])
+        assert exact == pytest.approx(float(ising.chain_correlation(r, T, J, n_sites=n)), rel=1e-10)
 
 
 def test_chain_limits_and_no_transition():
     T = np.array([0.5, 1.0, 2.0])
+    # textbook closed form at h = 0 (Z of an open chain is 2 (2 cosh(J/T))^(N-1))
     np.testing.assert_allclose(ising.chain_free_energy(T), -T * np.log(2 * np.cosh(1 / T)))
     np.testing.assert_allclose(ising.chain_magnetization(T, h=0.0), 0.0)
     dh = 1e-6  # m = -df/dh
     np.testing.assert_allclose(
         ising.chain_magnetization(T, h=0.2), -(ising.chain_free_energy(T, h=0.2 + dh) - ising.chain_free_energy(T, h=0.2 - dh)) / (2 * dh), rtol=1e-6
     )
-    # An infinite ring's correlation is t^r.
-    assert ising.chain_correlation(3, 1.0) == pytest.approx(np.tanh(1.0) ** 3)
+    # The infinite chain's <s_0 s_r> equals that of an open chain of any length at h = 0: the
+    # bonds s_i s_(i+1) of an open chain are independent. Enumerate an open chain of 10 spins.
+    s = ising.all_configurations(10).astype(float)
+    w = np.exp((s[:, 1:] * s[:, :-1]).sum(1) / 1.3)
+    p = w / w.sum()
+    for r in range(1, 8):
+        assert p @ (s[:, 2] * s[:, 2 + r]) == pytest.approx(float(ising.chain_correlation(r, 1.3)), rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- mean field
@@ -409,8 +436,20 @@ def test_mean_field_solution_is_the_minimum_of_the_variational_free_energy():
     assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(0.0, abs=1e-9)  # T_c^MF = zJ = 4
 
 
-def test_mean_field_reference_values():
-    np.testing.assert_allclose(ising.mean_field_magnetization(np.array([2.0, 3.0])), [0.957504, 0.775516], atol=2e-6)
+@pytest.mark.parametrize("h", [0.0, 0.3, -0.2])
+def test_mean_field_magnetization_against_an_independent_root_finder(h):
+    """The stable Curie-Weiss solution with the sign of h, solved by scipy's brentq on
+    m = tanh((4m + h)/T) between the unstable and trivial roots and 1."""
+    from scipy.optimize import brentq
+
+    T = np.array([0.5, 1.0, 2.0, 3.0, 3.9, 4.5, 6.0])
+    sign = -1.0 if h < 0 else 1.0
+    expected = []
+    for t in T:
+        g = lambda m, t=t: np.tanh((4 * m + abs(h)) / t) - m  # noqa: E731
+        low = 1e-3 if h == 0 else 0.0  # at h = 0 skip the unstable root m = 0
+        expected.append(sign * (brentq(g, low, 1.0, xtol=1e-15) if g(low) > 0 else 0.0))
+    np.testing.assert_allclose(ising.mean_field_magnetization(T, h=h), expected, atol=1e-12)
 
 
 def test_gibbs_bogoliubov_bound():
@@ -466,6 +505,8 @@ def test_chain_zero_field_susceptibility_is_finite():
     assert (p @ s.sum(axis=1) ** 2) / n / T_ring == pytest.approx(ring_sum, rel=1e-10)
 
 
-def test_sampler_runs_on_requested_device():
-    sim = ising.CheckerboardMetropolis(4, [2.0], device="cpu")
-    assert sim.spins().device == torch.device("cpu")
+def test_sampler_runs_on_requested_device_and_checks_its_generator():
+    sim = ising.CheckerboardMetropolis(4, [2.0], device="cpu", start="hot", generator=torch.Generator())
+    assert sim.spins().device == torch.device("cpu") and sim.generator.device == torch.device("cpu")
+    with pytest.raises(ValueError, match="generator"):
+        ising.CheckerboardMetropolis(4, [2.0], device="meta", generator=torch.Generator())

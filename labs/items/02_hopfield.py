@@ -28,7 +28,7 @@ def recall_cases(rng):
     W = hp.hebbian(x)
     cases = []
     for k in range(3):
-        cue = hp.corrupt(x[k], 0.2, rng).astype(np.int64)
+        cue = hp.corrupt(x[k], 0.2, generator=rng).astype(np.int64)
         target = x[k]
         cases.append(Case({"W": W, "cue": cue, "seed": rng.integers(2**31)},
                           lambda out, target=target: out["result"].shape == target.shape and np.array_equal(out["result"], target)))
@@ -60,7 +60,7 @@ def modern_cases(rng):
     cases = [Case({"X": X, "q": q, "beta": np.float64(beta)}, _close(hp.modern_update(torch.tensor(X), torch.tensor(q), beta).numpy(), rtol=1e-6))
              for beta in (float(rng.uniform(0.05, 0.5)), float(rng.uniform(1, 5)), float(rng.uniform(20, 80)))]
     x = rng.choice([-1.0, 1.0], size=(640, 64))
-    cues = hp.corrupt(x, 0.15, rng).astype(float)
+    cues = hp.corrupt(x, 0.15, generator=rng).astype(float)
     cases.append(Case({"X": x, "q": cues, "beta": np.float64(0.5)},
                       lambda out: out["result"].shape == x.shape and np.mean(np.all(np.sign(out["result"]) == x, axis=1)) > 0.99))
     return cases

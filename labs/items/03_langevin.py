@@ -52,7 +52,8 @@ def mala_cases(rng):
     c = float(rng.uniform(0.3, 0.9))
     cov = np.array([[2.0, c], [c, 1.0]])
     step = 0.6
-    reference = sm.mala(sm.Gaussian([0.0, 0.0], cov.tolist()).log_prob, torch.zeros(1000, 2, dtype=torch.float64), step, 200,
+    reference = sm.mala(sm.Gaussian([0.0, 0.0], cov.tolist()).log_prob, torch.zeros(1000, 2, dtype=torch.float64),
+                        step=step, n_steps=200,
                         generator=torch.Generator().manual_seed(int(rng.integers(2**31))))
     ref_acceptance = reference.acceptance.mean().item()
 
