@@ -95,11 +95,13 @@ class GaussianMixture:
         if self.weights.ndim != 1 or self.means.ndim != 2 or self.means.shape[0] != k:
             raise ValueError(f"weights must have shape (K,) and means (K, d), got "
                              f"{tuple(self.weights.shape)} and {tuple(self.means.shape)}")
-        if self.stds.shape != (k,) or not bool((self.stds > 0).all()):
-            raise ValueError(f"stds must be {k} positive numbers, got {self.stds.tolist()}")
+        if self.stds.shape != (k,) or not bool((self.stds >= 0).all()):
+            raise ValueError(f"stds must be {k} numbers >= 0, got {self.stds.tolist()}")
         self.dim = self.means.shape[1]
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        if not bool((self.stds > 0).all()):
+            raise ValueError("log_prob needs stds > 0: a component with std 0 is a point mass")
         d2 = ((_batch(x, self.dim)[:, None, :] - self.means[None]) ** 2).sum(-1)
         log_norm = -0.5 * self.dim * torch.log(2 * math.pi * self.stds**2)
         return torch.logsumexp(torch.log(self.weights) + log_norm - d2 / (2 * self.stds**2), dim=1)
