@@ -138,7 +138,7 @@ class PPCA:
             raise ValueError(f"q must satisfy 1 <= q < d = {d}, got {q}")
         if sigma2 is None:
             sigma2 = float(pca.variances[q:].mean())
-            if sigma2 <= 0:
+            if sigma2 <= 1e-12 * pca.variances[0]:  # a singular model covariance
                 raise ValueError(f"the data span at most q = {q} dimensions: choose a smaller q")
         sigma2 = check_positive(sigma2, "sigma2")
         scales = np.sqrt(np.clip(pca.variances[:q] - sigma2, 0.0, None))
@@ -487,8 +487,8 @@ class VAE(nn.Module):
         inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))[..., None, :]
         v = levels[..., None].to(out.dtype)  # (..., pixels, L, 1)
         top = v == self.n_levels - 1
-        upper = torch.where(top, 1.0, torch.sigmoid((v + 0.5 - centre) * inv_scale))
-        lower = torch.where(v == 0, 0.0, torch.sigmoid((v - 0.5 - centre) * inv_scale))
+        upper = torch.sigmoid((v + 0.5 - centre) * inv_scale).masked_fill(top, 1.0)
+        lower = torch.sigmoid((v - 0.5 - centre) * inv_scale).masked_fill(v == 0, 0.0)
         return torch.logsumexp(log_w + torch.log((upper - lower).clamp(min=1e-12)), dim=-1)
 
     def pixel_log_probs(
