@@ -631,7 +631,7 @@ class TrainingLog:
 
     def end_of_epoch(self, epoch: int) -> bool:
         """Record epoch ``epoch`` (from 1); True when the next one would overrun the budget."""
-        if epoch % self.every == 0:
+        if check_count(epoch, "epoch") % self.every == 0:
             self.model.eval()
             with torch.no_grad():
                 value = float(self.model.elbo(self.validation, generator=self.generator).mean())

@@ -221,6 +221,8 @@ BAD_INPUTS = [
      ValueError, "every"),
     ("latent.TrainingLog validation", lambda: lt.TrainingLog(_model, torch.zeros(2, 3)),
      ValueError, "validation"),
+    ("latent.TrainingLog.end_of_epoch epoch=0",
+     lambda: lt.TrainingLog(_model, IMAGES).end_of_epoch(0), ValueError, "epoch"),
     ("latent.train_vae train", lambda: lt.train_vae(_model, torch.zeros(2, 3), IMAGES),
      ValueError, "train"),
     ("latent.train_vae validation", lambda: lt.train_vae(_model, IMAGES, IMAGES + 5),
