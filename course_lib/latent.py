@@ -26,21 +26,42 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
-LOG_2PI = math.log(2 * math.pi)
+from . import rng
+from .checks import check_count, check_fraction, check_points, check_positive
+from .stats import LOG_2PI, gaussian_log_prob
+
+__all__ = [
+    "PCA", "PPCA", "principal_angles", "saxe_mode_strength", "saxe_gd_strength",
+    "LinearAutoencoderRun", "train_linear_autoencoder", "LinearVAE", "VAE", "prior_moment_gap",
+    "prior_moment_gap_floor", "decoder_step_change", "TrainingLog", "train_vae",
+]
 
 
-def _data(x: np.ndarray) -> np.ndarray:
+def _data(x: np.ndarray, name: str = "x", min_rows: int = 2, dim: int | None = None) -> np.ndarray:
+    """``x`` as a finite float array of shape (n >= min_rows, d) (d == ``dim`` if given)."""
     x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or len(x) < 2:
-        raise ValueError(f"data must have shape (n_samples >= 2, n_features), got {x.shape}")
+    if x.ndim != 2 or len(x) < min_rows or (dim is not None and x.shape[1] != dim):
+        columns = "d" if dim is None else str(dim)
+        raise ValueError(
+            f"{name} must have shape (n >= {min_rows}, {columns}), got shape {x.shape}"
+        )
     if not np.all(np.isfinite(x)):
-        raise ValueError("data contain NaN or infinite values")
+        raise ValueError(f"{name} contains NaN or infinite values")
     return x
+
+
+def _rank(k: object, name: str, d: int) -> int:
+    """A number of components 1 <= k < d... or <= d."""
+    k = check_count(k, name)
+    if k > d:
+        raise ValueError(f"{name} must be <= the data dimension {d}, got {k}")
+    return k
 
 
 # --------------------------------------------------------------------------- PCA and PPCA
@@ -70,15 +91,19 @@ class PCA:
         return cls(mean, components, variances)
 
     def explained_variance_ratio(self) -> np.ndarray:
-        return self.variances / self.variances.sum()
+        total = self.variances.sum()
+        if total <= 0:
+            raise ValueError("the data have zero variance: no ratio to explain")
+        return self.variances / total
 
     def project(self, x: np.ndarray, k: int) -> np.ndarray:
         """Coordinates of x on the top-k principal directions."""
-        return (np.asarray(x, dtype=float) - self.mean) @ self.components[:k].T
+        k = _rank(k, "k", len(self.mean))
+        return (_data(x, min_rows=1, dim=len(self.mean)) - self.mean) @ self.components[:k].T
 
     def reconstruct(self, x: np.ndarray, k: int) -> np.ndarray:
         """Best rank-k linear reconstruction of x (orthogonal projection, principal subspace)."""
-        return self.mean + self.project(x, k) @ self.components[:k]
+        return self.mean + self.project(x, k) @ self.components[: int(k)]
 
 
 @dataclass
@@ -92,6 +117,15 @@ class PPCA:
     W: np.ndarray
     sigma2: float
 
+    def __post_init__(self) -> None:
+        self.mean, self.W = np.asarray(self.mean, dtype=float), np.asarray(self.W, dtype=float)
+        if self.mean.ndim != 1 or self.W.shape[:1] != self.mean.shape or self.W.ndim != 2:
+            raise ValueError(
+                f"W must have shape (d, q) with d = len(mean) = {len(self.mean)}, "
+                f"got {self.W.shape}"
+            )
+        self.sigma2 = check_positive(self.sigma2, "sigma2")
+
     @classmethod
     def fit(cls, x: np.ndarray, q: int, sigma2: float | None = None) -> "PPCA":
         """Maximum likelihood for q latent dimensions. With ``sigma2`` given (held fixed),
@@ -99,10 +133,14 @@ class PPCA:
         collapses onto the prior."""
         pca = PCA.fit(x)
         d = pca.components.shape[1]
-        if not 1 <= q < d:
+        q = check_count(q, "q")
+        if not q < d:
             raise ValueError(f"q must satisfy 1 <= q < d = {d}, got {q}")
         if sigma2 is None:
             sigma2 = float(pca.variances[q:].mean())
+            if sigma2 <= 1e-12 * pca.variances[0]:  # a singular model covariance
+                raise ValueError(f"the data span at most q = {q} dimensions: choose a smaller q")
+        sigma2 = check_positive(sigma2, "sigma2")
         scales = np.sqrt(np.clip(pca.variances[:q] - sigma2, 0.0, None))
         return cls(pca.mean, pca.components[:q].T * scales, float(sigma2))
 
@@ -112,7 +150,7 @@ class PPCA:
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """log N(x; mu, W W^T + sigma^2 I) for each row of x."""
-        x = np.asarray(x, dtype=float)
+        x = _data(x, min_rows=1, dim=len(self.mean))
         sign, logdet = np.linalg.slogdet(self.covariance)
         r = x - self.mean
         maha = np.einsum("ni,ni->n", r, np.linalg.solve(self.covariance, r.T).T)
@@ -122,20 +160,27 @@ class PPCA:
     def max_log_likelihood(variances: np.ndarray, q: int, n: int) -> float:
         """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999,
         eq. 3.8): -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
-        l = np.asarray(variances, dtype=float)
-        d = len(l)
-        sigma2 = l[q:].mean()
-        return -0.5 * n * (d * LOG_2PI + np.log(l[:q]).sum() + (d - q) * np.log(sigma2) + d)
+        lam = np.asarray(variances, dtype=float)
+        d, q, n = len(lam), check_count(q, "q"), check_count(n, "n")
+        if lam.ndim != 1 or not q < d:
+            raise ValueError(f"q must satisfy 1 <= q < d = len(variances) = {d}, got {q}")
+        if not np.all(np.isfinite(lam)) or np.any(lam[:q] <= 0) or lam[q:].mean() <= 0:
+            raise ValueError("variances must be finite, the top q and the rest's mean > 0")
+        sigma2 = lam[q:].mean()
+        return -0.5 * n * (d * LOG_2PI + np.log(lam[:q]).sum() + (d - q) * np.log(sigma2) + d)
 
     def posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """p(z | x) = N(M^-1 W^T (x - mu), sigma^2 M^-1) with M = W^T W + sigma^2 I."""
+        x = _data(x, min_rows=1, dim=len(self.mean))
         M = self.W.T @ self.W + self.sigma2 * np.eye(self.W.shape[1])
-        mean = np.linalg.solve(M, self.W.T @ (np.asarray(x, dtype=float) - self.mean).T).T
+        mean = np.linalg.solve(M, self.W.T @ (x - self.mean).T).T
         return mean, self.sigma2 * np.linalg.inv(M)
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        z = rng.standard_normal((n, self.W.shape[1]))
-        noise = rng.standard_normal((n, len(self.mean)))
+    def sample(self, n: int, *, generator: rng.NumpySeed = None) -> np.ndarray:
+        """n draws x = W z + mu + sigma eps, with z and eps from ``generator`` (numpy)."""
+        n, generator = check_count(n, "n"), rng.numpy_generator(generator)
+        z = generator.standard_normal((n, self.W.shape[1]))
+        noise = generator.standard_normal((n, len(self.mean)))
         return z @ self.W.T + self.mean + math.sqrt(self.sigma2) * noise
 
 
@@ -144,8 +189,12 @@ class PPCA:
 
 def principal_angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Principal angles (radians, increasing) between the column spans of a (d, k) and b (d, k')."""
-    qa, _ = np.linalg.qr(np.asarray(a, dtype=float))
-    qb, _ = np.linalg.qr(np.asarray(b, dtype=float))
+    a = _data(a, "a", min_rows=1)
+    b = _data(b, "b", min_rows=1, dim=None)
+    if len(b) != len(a):
+        raise ValueError(f"a and b must have the same number of rows, got {a.shape} and {b.shape}")
+    qa, _ = np.linalg.qr(a)
+    qb, _ = np.linalg.qr(b)
     cosines = np.linalg.svd(qa.T @ qb, compute_uv=False)
     return np.sort(np.arccos(np.clip(cosines, -1.0, 1.0)))
 
@@ -157,7 +206,11 @@ def saxe_mode_strength(t: np.ndarray, s: float, a0: float, tau: float = 1.0) -> 
     steps. Assumes a decoupled start (each hidden unit aligned with one mode) that is balanced
     (equal weights in both layers). A sigmoid from a0 to s, half-way at t = (tau / 2s) ln(s/a0 - 1):
     stronger modes are learned first."""
-    decay = np.exp(-2 * s * np.asarray(t, dtype=float) / tau)  # divided through by e^{2st/tau}
+    s, a0, tau = check_positive(s, "s"), check_positive(a0, "a0"), check_positive(tau, "tau")
+    t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)):
+        raise ValueError("t contains NaN or infinite values")
+    decay = np.exp(-2 * s * t / tau)  # divided through by e^{2st/tau}
     return s / (1 + (s / a0 - 1) * decay)
 
 
@@ -165,6 +218,8 @@ def saxe_gd_strength(n_steps: int, s: float, a0: float, lr: float) -> np.ndarray
     """The same mode under gradient descent itself, steps 0..n_steps: with both layers' weights b on
     the mode, a = s b^2 and b <- b (1 + lr (s - a)), so a <- a (1 + lr (s - a))^2 exactly.
     ``saxe_mode_strength`` (tau = 1/lr) is its lr -> 0 limit; they differ by O(lr)."""
+    n_steps = check_count(n_steps, "n_steps")
+    s, a0, lr = check_positive(s, "s"), check_positive(a0, "a0"), check_positive(lr, "lr")
     a = np.empty(n_steps + 1)
     a[0] = a0
     for t in range(n_steps):
@@ -192,7 +247,8 @@ def train_linear_autoencoder(
     n_steps: int,
     init_scale: float = 1e-3,
     aligned: bool = False,
-    seed: int = 0,
+    *,
+    generator: rng.NumpySeed = 0,
     record_every: int = 10,
 ) -> LinearAutoencoderRun:
     """Full-batch gradient descent on L = (1/2n) sum |x - W2 W1 x|^2 for centred data (a linear
@@ -201,17 +257,21 @@ def train_linear_autoencoder(
 
     ``aligned=True`` starts decoupled and balanced: hidden unit j holds b_j u_j in both layers, with
     mode strength lambda_j b_j^2 = ``init_scale`` (Saxe's analytic setting). Otherwise the weights
-    start as small random matrices of scale ``init_scale``."""
+    start as small random matrices of scale ``init_scale``, drawn from ``generator`` (numpy)."""
     x = _data(x)
     pca = PCA.fit(x)
     S = np.cov(x - pca.mean, rowvar=False, bias=True)
     d = S.shape[0]
-    rng = np.random.default_rng(seed)
+    k, lr, n_steps = _rank(k, "k", d), check_positive(lr, "lr"), check_count(n_steps, "n_steps")
+    init_scale = check_positive(init_scale, "init_scale")
+    record_every = check_count(record_every, "record_every")
+    generator = rng.numpy_generator(generator)
     if aligned:
         b = np.sqrt(init_scale / np.maximum(pca.variances[:k], 1e-12))
         W1, W2 = b[:, None] * pca.components[:k], pca.components[:k].T * b
     else:
-        W1, W2 = init_scale * rng.standard_normal((k, d)), init_scale * rng.standard_normal((d, k))
+        W1 = init_scale * generator.standard_normal((k, d))
+        W2 = init_scale * generator.standard_normal((d, k))
     U, lam = pca.components, pca.variances
     steps, losses, strengths = [], [], []
     for t in range(n_steps + 1):
@@ -224,6 +284,8 @@ def train_linear_autoencoder(
             break
         ES = E @ S
         W2, W1 = W2 + lr * ES @ W1.T, W1 + lr * W2.T @ ES
+    if not np.all(np.isfinite(W1)):
+        raise FloatingPointError(f"gradient descent diverged: lower lr (got {lr})")
     steps_, losses_, strengths_ = np.array(steps), np.array(losses), np.array(strengths)
     return LinearAutoencoderRun(W1, W2, steps_, losses_, strengths_, lam)
 
@@ -234,22 +296,32 @@ def train_linear_autoencoder(
 class LinearVAE(nn.Module):
     """Linear-Gaussian VAE: q(z|x) = N(V (x - mu) + c, diag(s^2)), p(z) = N(0, I),
     p(x|z) = N(W z + mu, sigma^2 I). Its ELBO is available in closed form, and its maximum equals
-    the PPCA log-likelihood (Lucas et al. 2019)."""
+    the PPCA log-likelihood (Lucas et al. 2019). V and W start as 0.1 N(0, 1) draws."""
 
-    def __init__(self, d: int, q: int, seed: int = 0) -> None:
+    def __init__(
+        self,
+        d: int,
+        q: int,
+        *,
+        generator: rng.Seed = 0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
         super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        f64 = torch.float64
-        self.V = nn.Parameter(0.1 * torch.randn(q, d, generator=g, dtype=f64))
-        self.c = nn.Parameter(torch.zeros(q, dtype=f64))
-        self.log_s2 = nn.Parameter(torch.zeros(q, dtype=f64))
-        self.W = nn.Parameter(0.1 * torch.randn(d, q, generator=g, dtype=f64))
-        self.mu = nn.Parameter(torch.zeros(d, dtype=f64))
-        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=f64))
+        d, q, generator = check_count(d, "d"), check_count(q, "q"), rng.torch_generator(generator)
+        like = torch.zeros(0, dtype=dtype, device=device)
+        self.V = nn.Parameter(0.1 * rng.randn((q, d), like, generator))
+        self.c = nn.Parameter(torch.zeros(q, dtype=dtype, device=device))
+        self.log_s2 = nn.Parameter(torch.zeros(q, dtype=dtype, device=device))
+        self.W = nn.Parameter(0.1 * rng.randn((d, q), like, generator))
+        self.mu = nn.Parameter(torch.zeros(d, dtype=dtype, device=device))
+        self.log_sigma2 = nn.Parameter(torch.zeros((), dtype=dtype, device=device))
+        self.fitted_elbo: float | None = None  # the mean ELBO reached by ``fit``
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """Exact ELBO per data point: E_q[log p(x|z)] - KL(q(z|x) || p(z)), no sampling needed."""
         d, q = self.W.shape
+        check_points(x, "x", d)
         m = (x - self.mu) @ self.V.T + self.c
         s2, sigma2 = self.log_s2.exp(), self.log_sigma2.exp()
         residual = ((x - m @ self.W.T - self.mu) ** 2).sum(1) + (s2 * (self.W**2).sum(0)).sum()
@@ -257,13 +329,22 @@ class LinearVAE(nn.Module):
         kl = 0.5 * (s2.sum() + (m**2).sum(1) - q - self.log_s2.sum())
         return expected_log_lik - kl
 
-    def fit(self, x: np.ndarray, max_iter: int = 500) -> float:
-        """Maximize the mean ELBO with L-BFGS (full batch); returns the final mean ELBO."""
-        data = torch.as_tensor(np.asarray(x, dtype=float))
+    @classmethod
+    def fit(
+        cls, x: np.ndarray | torch.Tensor, q: int, *, max_iter: int = 500, generator: rng.Seed = 0
+    ) -> "LinearVAE":
+        """The linear VAE with q latent dimensions maximizing the mean ELBO of x (L-BFGS, full
+        batch), started from ``generator``'s draws; the final mean ELBO is ``fitted_elbo``."""
+        if torch.is_tensor(x):
+            data = torch.as_tensor(_data(x.detach().cpu().numpy()), dtype=x.dtype, device=x.device)
+        else:
+            data = torch.as_tensor(_data(x), device="cpu")
+        max_iter = check_count(max_iter, "max_iter")
+        model = cls(data.shape[1], q, generator=generator, dtype=data.dtype, device=data.device)
         with torch.no_grad():
-            self.mu.copy_(data.mean(0))
+            model.mu.copy_(data.mean(0))
         optimizer = torch.optim.LBFGS(
-            self.parameters(),
+            model.parameters(),
             max_iter=max_iter,
             tolerance_grad=1e-12,
             tolerance_change=1e-14,
@@ -273,17 +354,40 @@ class LinearVAE(nn.Module):
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            loss = -self.elbo(data).mean()
+            loss = -model.elbo(data).mean()
             loss.backward()
             return loss
 
         for _ in range(5):
             optimizer.step(closure)
         with torch.no_grad():
-            return float(self.elbo(data).mean())
+            model.fitted_elbo = float(model.elbo(data).mean())
+        return model
 
 
 # ---------------------------------------------------------------------- VAE for 17-level digits
+
+
+class _Dropout(nn.Dropout):
+    """nn.Dropout with its mask drawn from a generator (the same draws as nn.Dropout's from
+    torch's default stream when the generator is seeded alike)."""
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        device = x.device if generator is None else generator.device
+        keep = torch.empty(x.shape, dtype=x.dtype, device=device)
+        keep.bernoulli_(1 - self.p, generator=generator)
+        return x * keep.to(x.device).div_(1 - self.p)
+
+
+class _Network(nn.Sequential):
+    """nn.Sequential that hands a generator to its dropout layers."""
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        for layer in self:
+            x = layer(x, generator) if isinstance(layer, _Dropout) else layer(x)
+        return x
 
 
 class VAE(nn.Module):
@@ -294,7 +398,11 @@ class VAE(nn.Module):
     free softmax (``decoder="softmax"``, n_levels numbers per pixel) or a mixture of ``n_mixture``
     discretized logistics (``decoder="logistic"``, Salimans et al. 2017, 3 numbers per component),
     which gives neighbouring grey levels similar probabilities. Likelihoods are exact discrete
-    log-probabilities, so bounds are in nats per image (Kingma & Welling 2014)."""
+    log-probabilities, so bounds are in nats per image (Kingma & Welling 2014).
+
+    Randomness: the initial weights come from ``generator`` (None: torch's default stream, as for
+    any nn.Linear); every method that draws (z, or dropout masks in training mode) takes
+    ``generator=``."""
 
     def __init__(
         self,
@@ -305,39 +413,63 @@ class VAE(nn.Module):
         dropout: float = 0.2,
         decoder: str = "logistic",
         n_mixture: int = 3,
+        *,
+        generator: rng.Seed = None,
     ) -> None:
         super().__init__()
         if decoder not in ("softmax", "logistic"):
             raise ValueError(f"decoder must be 'softmax' or 'logistic', got {decoder!r}")
+        for value, name in [(n_pixels, "n_pixels"), (latent_dim, "latent_dim"), (hidden, "hidden"),
+                            (n_mixture, "n_mixture")]:
+            check_count(value, name)
+        check_count(n_levels, "n_levels", minimum=2)
+        if check_fraction(dropout, "dropout") == 1:
+            raise ValueError("dropout must be < 1")
         self.n_pixels, self.n_levels, self.latent_dim = n_pixels, n_levels, latent_dim
         self.decoder_type, self.n_mixture = decoder, n_mixture
         per_pixel = n_levels if decoder == "softmax" else 3 * n_mixture
-        self.encoder = nn.Sequential(  # image -> (mean, log-variance) of q(z|x)
-            nn.Linear(n_pixels, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.GELU(),
-            nn.Linear(hidden, 2 * latent_dim),
+        generator = rng.torch_generator(generator)
+        linear = nn.Linear if generator is None else partial(nn.utils.skip_init, nn.Linear)
+        self.encoder = _Network(  # image -> (mean, log-variance) of q(z|x)
+            linear(n_pixels, hidden), nn.GELU(), _Dropout(dropout),
+            linear(hidden, hidden), nn.GELU(),
+            linear(hidden, 2 * latent_dim),
         )
-        self.decoder = nn.Sequential(  # code -> parameters of p(x|z) for every pixel
-            nn.Linear(latent_dim, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.GELU(),
-            nn.Linear(hidden, n_pixels * per_pixel),
+        self.decoder = _Network(  # code -> parameters of p(x|z) for every pixel
+            linear(latent_dim, hidden), nn.GELU(), _Dropout(dropout),
+            linear(hidden, hidden), nn.GELU(),
+            linear(hidden, n_pixels * per_pixel),
         )
+        if generator is not None:
+            rng.init_parameters(self, generator)
 
-    def _check(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(x)
+    def _like(self) -> torch.Tensor:
+        return self.decoder[0].weight  # the model's dtype and device
+
+    def _check(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        x = torch.as_tensor(x, device=self._like().device)
         if x.ndim != 2 or x.shape[1] != self.n_pixels:
             shape = tuple(x.shape)
-            raise ValueError(f"images must have shape (batch, {self.n_pixels}), got {shape}")
+            raise ValueError(f"{name} must be images of shape (n, {self.n_pixels}), got {shape}")
         if x.dtype.is_floating_point and not torch.equal(x, x.round()):
-            raise ValueError("pixel values must be integers")
-        if x.min() < 0 or x.max() >= self.n_levels:
-            raise ValueError(f"pixel values must lie in 0..{self.n_levels - 1}")
+            raise ValueError(f"{name}: pixel values must be integers")
+        if len(x) == 0 or x.min() < 0 or x.max() >= self.n_levels:
+            raise ValueError(f"{name}: pixel values must lie in 0..{self.n_levels - 1}")
         return x.long()
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _codes(self, z: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(z) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
+            raise ValueError(f"z must be a tensor of shape (..., {self.latent_dim}), got {shape}")
+        return z
+
+    def encode(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x)."""
-        scaled = self._check(x).float() * (2.0 / (self.n_levels - 1)) - 1.0
-        mean, log_var = self.encoder(scaled).chunk(2, dim=-1)
+        scale = 2.0 / (self.n_levels - 1)
+        scaled = self._check(x).to(self._like().dtype) * scale - 1.0
+        mean, log_var = self.encoder(scaled, rng.torch_generator(generator)).chunk(2, dim=-1)
         return mean, log_var.clamp(-12.0, 6.0)
 
     def _level_log_probs(self, out: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -355,57 +487,79 @@ class VAE(nn.Module):
         inv_scale = torch.exp(-params[..., 2, :].clamp(-5.0, 4.0))[..., None, :]
         v = levels[..., None].to(out.dtype)  # (..., pixels, L, 1)
         top = v == self.n_levels - 1
-        upper = torch.where(top, 1.0, torch.sigmoid((v + 0.5 - centre) * inv_scale))
-        lower = torch.where(v == 0, 0.0, torch.sigmoid((v - 0.5 - centre) * inv_scale))
+        upper = torch.sigmoid((v + 0.5 - centre) * inv_scale).masked_fill(top, 1.0)
+        lower = torch.sigmoid((v - 0.5 - centre) * inv_scale).masked_fill(v == 0, 0.0)
         return torch.logsumexp(log_w + torch.log((upper - lower).clamp(min=1e-12)), dim=-1)
 
-    def pixel_log_probs(self, z: torch.Tensor) -> torch.Tensor:
+    def pixel_log_probs(
+        self, z: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """log p(pixel = level | z) for every pixel and level: shape (..., n_pixels, n_levels)."""
-        all_levels = torch.arange(self.n_levels).expand(self.n_pixels, self.n_levels)
-        return self._level_log_probs(self.decoder(z), all_levels)
+        out = self.decoder(self._codes(z), rng.torch_generator(generator))
+        levels = torch.arange(self.n_levels, device=z.device)
+        return self._level_log_probs(out, levels.expand(self.n_pixels, self.n_levels))
 
-    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def log_likelihood(
+        self, x: torch.Tensor, z: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """log p(x | z), summed over pixels; z may carry extra leading sample dimensions."""
-        x = self._check(x)
-        return self._level_log_probs(self.decoder(z), x.unsqueeze(-1)).squeeze(-1).sum(-1)
+        x, out = self._check(x), self.decoder(self._codes(z), rng.torch_generator(generator))
+        return self._level_log_probs(out, x.unsqueeze(-1)).squeeze(-1).sum(-1)
 
-    def log_weights(self, x: torch.Tensor, n_samples: int) -> torch.Tensor:
+    def log_weights(
+        self, x: torch.Tensor, n_samples: int, *, generator: rng.Seed = None
+    ) -> torch.Tensor:
         """log p(x, z_k) - log q(z_k | x) for n_samples reparameterized draws
         z_k = mean + std * eps: shape (n_samples, batch)."""
-        mean, log_var = self.encode(x)
-        eps = torch.randn(n_samples, *mean.shape)
+        n_samples, generator = check_count(n_samples, "n_samples"), rng.torch_generator(generator)
+        mean, log_var = self.encode(x, generator=generator)
+        eps = rng.randn((n_samples, *mean.shape), mean, generator)
         z = mean + torch.exp(0.5 * log_var) * eps
-        log_q = (-0.5 * eps**2 - 0.5 * log_var - 0.5 * LOG_2PI).sum(-1)
-        log_prior = (-0.5 * z**2 - 0.5 * LOG_2PI).sum(-1)
-        return self.log_likelihood(x, z) + log_prior - log_q
+        log_q = gaussian_log_prob(z, mean, log_var.exp())
+        log_prior = gaussian_log_prob(z, 0.0, 1.0)
+        return self.log_likelihood(x, z, generator=generator) + log_prior - log_q
 
-    def elbo(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    def elbo(
+        self, x: torch.Tensor, beta: float = 1.0, *, generator: rng.Seed = None
+    ) -> torch.Tensor:
         """ELBO = E_q[log p(x|z)] - beta KL(q(z|x) || N(0, I)) per image (Kingma & Welling 2014),
         with one reparameterized sample z and the Gaussian KL in closed form. beta = 1 is the
         bound on log p(x); other values weight the KL (the beta-VAE of Higgins et al. 2017)."""
-        mean, log_var = self.encode(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)  # reparameterization
+        beta, generator = check_positive(beta, "beta", True), rng.torch_generator(generator)
+        mean, log_var = self.encode(x, generator=generator)
+        eps = rng.randn(mean.shape, mean, generator)
+        z = mean + torch.exp(0.5 * log_var) * eps  # reparameterization
         kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
-        return self.log_likelihood(x, z) - beta * kl
+        return self.log_likelihood(x, z, generator=generator) - beta * kl
 
-    def iwae(self, x: torch.Tensor, n_samples: int, chunk: int = 100) -> torch.Tensor:
+    def iwae(
+        self, x: torch.Tensor, n_samples: int, chunk: int = 100, *, generator: rng.Seed = None
+    ) -> torch.Tensor:
         """Importance-weighted bound log (1/K) sum_k p(x, z_k)/q(z_k|x) (Burda et al. 2016), per
         image. It increases with K towards log p(x); K = 1 is the (sampled) ELBO."""
-        parts = [self.log_weights(x, min(chunk, n_samples - k)) for k in range(0, n_samples, chunk)]
+        n_samples, chunk = check_count(n_samples, "n_samples"), check_count(chunk, "chunk")
+        generator = rng.torch_generator(generator)
+        parts = [
+            self.log_weights(x, min(chunk, n_samples - k), generator=generator)
+            for k in range(0, n_samples, chunk)
+        ]
         return torch.logsumexp(torch.cat(parts), dim=0) - math.log(n_samples)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, *, generator: rng.Seed = None) -> torch.Tensor:
         """Images drawn from the model: z ~ N(0, I), then every pixel from its categorical."""
-        z = torch.randn(n, self.latent_dim, generator=generator)
-        probs = self.pixel_log_probs(z).exp().reshape(-1, self.n_levels)
-        return torch.multinomial(probs, 1, generator=generator).view(n, self.n_pixels)
+        n, generator = check_count(n, "n"), rng.torch_generator(generator)
+        z = rng.randn((n, self.latent_dim), self._like(), generator)
+        probs = self.pixel_log_probs(z, generator=generator).exp().reshape(-1, self.n_levels)
+        return rng.multinomial(probs, 1, generator).view(n, self.n_pixels)
 
     @torch.no_grad()
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_mean(
+        self, z: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Expected pixel values E[x | z] (for smooth pictures of latent traversals)."""
-        levels = torch.arange(self.n_levels, dtype=z.dtype)
-        return (self.pixel_log_probs(z).exp() * levels).sum(-1)
+        levels = torch.arange(self.n_levels, dtype=z.dtype, device=z.device)
+        return (self.pixel_log_probs(z, generator=generator).exp() * levels).sum(-1)
 
 
 def prior_moment_gap(z: torch.Tensor) -> float:
@@ -413,6 +567,9 @@ def prior_moment_gap(z: torch.Tensor) -> float:
     (unbiased) variances v of codes z (n, k): 0.5 sum_j (v_j + m_j^2 - 1 - ln v_j). It sees only
     each dimension's mean and variance: a positive value shows that z does not follow N(0, I), a
     small one does not show that it does."""
+    check_points(z, "z")
+    if len(z) < 2:
+        raise ValueError(f"z needs at least 2 rows for a variance, got shape {tuple(z.shape)}")
     m, v = z.mean(0), z.var(0)
     return 0.5 * float((v + m**2 - 1 - v.log()).sum())
 
@@ -421,28 +578,51 @@ def prior_moment_gap_floor(n: int, k: int) -> float:
     """Expected ``prior_moment_gap`` of n exact draws from N(0, I_k), the sampling-noise floor:
     (k/2) [1/n + ln(nu/2) - psi(nu/2)] with nu = n - 1 (about k/n), since m_j ~ N(0, 1/n) and
     nu v_j ~ chi^2_nu."""
-    half_nu = torch.tensor((n - 1) / 2, dtype=torch.float64)
+    n, k = check_count(n, "n", minimum=2), check_count(k, "k")
+    half_nu = torch.tensor((n - 1) / 2, dtype=torch.float64, device="cpu")
     return 0.5 * k * (1 / n + float(half_nu.log() - torch.special.digamma(half_nu)))
 
 
-def decoder_step_change(model: VAE, z: torch.Tensor, axis: int, h: float) -> torch.Tensor:
+def decoder_step_change(
+    model: VAE, z: torch.Tensor, axis: int, h: float, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Mean absolute change of the decoded image E[x|z] (grey levels per pixel) when each code in
     z (n, latent_dim) moves by h along latent ``axis``. For a smooth decoder it is proportional to
     h as h -> 0, so doubling a small step doubles it; across a jump it would not grow at all."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a VAE, got {type(model).__name__}")
+    check_points(z, "z", model.latent_dim)
+    axis = check_count(axis, "axis", minimum=0)
+    if axis >= model.latent_dim:
+        raise ValueError(f"axis must be < latent_dim = {model.latent_dim}, got {axis}")
+    if not isinstance(h, (int, float)) or isinstance(h, bool) or not math.isfinite(h) or h == 0:
+        raise ValueError(f"h must be a finite nonzero number, got {h!r}")
     step = torch.zeros_like(z)
     step[:, axis] = h
-    return (model.decode_mean(z + step) - model.decode_mean(z)).abs().mean(-1)
+    decoded = model.decode_mean(z + step, generator=generator)
+    return (decoded - model.decode_mean(z, generator=generator)).abs().mean(-1)
 
 
 class TrainingLog:
-    """Bookkeeping for ``train_vae``: every ``every`` epochs the validation ELBO is recorded and
-    the best weights so far are kept (early stopping); a wall-clock ``time_budget`` (seconds)
-    stops training before an epoch would overrun it."""
+    """Bookkeeping for ``train_vae``: every ``every`` epochs the validation ELBO is recorded (its
+    noise drawn from ``generator``) and the best weights so far are kept (early stopping); a
+    wall-clock ``time_budget`` (seconds) stops training before an epoch would overrun it."""
 
     def __init__(
-        self, model: VAE, validation: torch.Tensor, time_budget: float = math.inf, every: int = 5
+        self,
+        model: VAE,
+        validation: torch.Tensor,
+        time_budget: float = math.inf,
+        every: int = 5,
+        *,
+        generator: rng.Seed = None,
     ) -> None:
-        self.model, self.validation, self.every = model, validation, every
+        if not isinstance(model, VAE):
+            raise TypeError(f"model must be a VAE, got {type(model).__name__}")
+        if not time_budget > 0:
+            raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
+        self.model, self.validation = model, model._check(validation, "validation")
+        self.every, self.generator = check_count(every, "every"), rng.torch_generator(generator)
         self.time_budget = time_budget
         self.history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
         self.best, self.best_state = -math.inf, copy.deepcopy(model.state_dict())
@@ -451,10 +631,10 @@ class TrainingLog:
 
     def end_of_epoch(self, epoch: int) -> bool:
         """Record epoch ``epoch`` (from 1); True when the next one would overrun the budget."""
-        if epoch % self.every == 0:
+        if check_count(epoch, "epoch") % self.every == 0:
             self.model.eval()
             with torch.no_grad():
-                value = float(self.model.elbo(self.validation).mean())
+                value = float(self.model.elbo(self.validation, generator=self.generator).mean())
             self.history["epoch"].append(epoch)
             self.history["seconds"].append(time.perf_counter() - self.start)
             self.history["validation_elbo"].append(value)
@@ -480,21 +660,30 @@ def train_vae(
     beta: float = 1.0,
     batch_size: int = 100,
     lr: float = 1e-3,
-    seed: int = 0,
+    *,
+    generator: rng.Seed = 0,
     time_budget: float = math.inf,
 ) -> dict[str, list[float]]:
     """Adam on minibatches of the ELBO (``n_importance = 1``, the KL weighted by ``beta``) or of
     the IWAE bound with ``n_importance`` samples (Burda et al. 2016). Stops after ``max_epochs``
-    or ``time_budget`` seconds and keeps the weights with the best validation ELBO."""
-    torch.manual_seed(seed)
-    x_train = torch.as_tensor(np.asarray(train))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    log = TrainingLog(model, torch.as_tensor(np.asarray(validation)), time_budget)
+    or ``time_budget`` seconds and keeps the weights with the best validation ELBO. Batches,
+    dropout masks and z are drawn from ``generator``."""
+    generator = rng.torch_generator(generator)
+    log = TrainingLog(model, validation, time_budget, generator=generator)
+    x_train = model._check(train, "train")
+    for value, name in [(max_epochs, "max_epochs"), (n_importance, "n_importance"),
+                        (batch_size, "batch_size")]:
+        check_count(value, name)
+    beta = check_positive(beta, "beta", allow_zero=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
     for epoch in range(1, max_epochs + 1):
         model.train()  # dropout on
-        for batch in torch.randperm(len(x_train)).split(batch_size):
+        for batch in rng.randperm(len(x_train), x_train, generator).split(batch_size):
             x = x_train[batch]
-            bound = model.elbo(x, beta) if n_importance == 1 else model.iwae(x, n_importance)
+            if n_importance == 1:
+                bound = model.elbo(x, beta, generator=generator)
+            else:
+                bound = model.iwae(x, n_importance, generator=generator)
             loss = -bound.mean()
             optimizer.zero_grad()
             loss.backward()

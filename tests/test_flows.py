@@ -4,6 +4,7 @@ two-moons likelihood bounds, and reading couplings out of a flow trained on a ph
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from course_lib import flows as fl
 from course_lib import sampling as sm
@@ -17,7 +18,7 @@ LAYERS = {
     "scaling": lambda d: fl.Scaling(d),
     "affine": lambda d: fl.AffineCoupling(d, fl.checkerboard_mask(d, 1), 16),
     "actnorm": lambda d: fl.ActNorm(d),
-    "linear": lambda d: fl.InvertibleLinear(d, seed=3),
+    "linear": lambda d: fl.InvertibleLinear(d, generator=3),
     "nice": lambda d: fl.nice(d, 4, 16),
     "realnvp": lambda d: fl.realnvp(d, 4, 16),
     "glow": lambda d: fl.glow(d, 3, 16),
@@ -27,7 +28,7 @@ LAYERS = {
 @pytest.mark.parametrize("dim", [2, 3, 5, 8])
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_log_det_matches_autograd_and_inverse_round_trips(name, dim):
-    layer = fl.randomize_parameters(LAYERS[name](dim), seed=dim)
+    layer = fl.randomize_parameters(LAYERS[name](dim), generator=dim)
     x = torch.randn(6, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 1.5
     z, log_det = layer(x)
     torch.testing.assert_close(log_det, fl.autograd_log_det(layer, x), atol=1e-9, rtol=1e-9)
@@ -42,29 +43,116 @@ def test_actnorm_initializes_from_data():
     torch.testing.assert_close(z.std(0), torch.ones(3), atol=1e-3, rtol=0)
 
 
-def test_marginal_gaussianization_is_exact():
-    digits = load_digits_split()
-    layer = fl.MarginalGaussianization(digits.train, 17)
-    y = torch.tensor(digits.test[:20], dtype=torch.float32) + torch.rand(20, 64, generator=torch.Generator().manual_seed(0))
+def test_every_layer_is_a_flow_layer_and_the_base_class_is_abstract():
+    layers = [LAYERS[name](4) for name in ("additive", "scaling", "affine", "actnorm", "linear")]
+    layers.append(fl.MarginalGaussianization(np.zeros((3, 4), dtype=int), 2))
+    assert all(isinstance(layer, fl.FlowLayer) for layer in layers)
+    with pytest.raises(TypeError, match="abstract"):
+        fl.FlowLayer()
+
+
+def dequantized_cdf(column, n_levels, smoothing, y):
+    """CDF at y of the data column spread uniformly over unit bins [v, v + 1), plus ``smoothing``
+    pseudo-observations spread over every bin [k, k + 1): written from the definition, not the layer."""
+    spread = lambda values: np.clip(y[:, None] - values[None, :], 0.0, 1.0).sum(1)  # noqa: E731
+    return (spread(column) + smoothing * spread(np.arange(n_levels))) / (len(column) + smoothing * n_levels)
+
+
+def test_marginal_gaussianization_by_hand():
+    # one feature with levels 0, 0, 1, 2 and no smoothing: bin probabilities 1/2, 1/4, 1/4
+    layer = fl.MarginalGaussianization(np.array([[0], [0], [1], [2]]), 3, smoothing=0.0).double()
+    y = torch.tensor([[0.5], [1.5], [2.5]], dtype=torch.float64)
     z, log_det = layer(y)
-    torch.testing.assert_close(layer.inverse(z), y, atol=1e-3, rtol=0)
+    cdf = np.array([0.25, 0.625, 0.875])
+    np.testing.assert_allclose(z[:, 0].numpy(), stats.norm.ppf(cdf), atol=1e-12)
+    density = np.array([0.5, 0.25, 0.25])
+    np.testing.assert_allclose(log_det.numpy(), np.log(density) - stats.norm.logpdf(stats.norm.ppf(cdf)), atol=1e-12)
+
+
+def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits():
+    digits = load_digits_split()
+    layer = fl.MarginalGaussianization(digits.train, 17).double()
+    u = 0.01 + 0.98 * np.random.default_rng(0).random((20, 64))  # off the bin edges
+    y = torch.tensor(digits.test[:20] + u)
+    z, log_det = layer(y)
+    cdf = np.stack([dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy()) for j in range(64)], 1)
+    np.testing.assert_allclose(z.numpy(), stats.norm.ppf(cdf), atol=2e-5)  # the layer's tables are float32
+    # dz/dy = p(y) / phi(z), with the density p the slope of the reference CDF
+    h = 1e-3  # the CDF is linear within a bin, and u + h stays inside it
+    slope = np.stack([(dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy() + h) - cdf[:, j]) / h for j in range(64)], 1)
+    expected = (np.log(slope) - stats.norm.logpdf(stats.norm.ppf(cdf))).sum(1)
+    np.testing.assert_allclose(log_det.numpy(), expected, atol=1e-4)
+    torch.testing.assert_close(layer.inverse(z), y, atol=1e-10, rtol=0)
     # Alone, it is the model of independent (smoothed) pixel frequencies: log p(y) = sum_j log pi_j(floor y_j).
-    flow = fl.Flow([layer], 64)
-    expected = layer.log_probs.gather(1, y.floor().long().T).T.sum(-1)
-    torch.testing.assert_close(flow.log_prob(y), expected, atol=1e-2, rtol=0)
+    counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(1)  # (20 images, 64 pixels)
+    expected = np.log((counts + 0.5) / (len(digits.train) + 0.5 * 17)).sum(1)
+    np.testing.assert_allclose(fl.Flow([layer], 64).log_prob(y).detach().numpy(), expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("maker", [lambda: fl.nice(2, 4, 16), lambda: fl.realnvp(2, 4, 16), lambda: fl.glow(2, 2, 16)])
+@pytest.mark.parametrize("maker", [lambda: fl.nice(2, 4, 16, generator=0), lambda: fl.realnvp(2, 4, 16, generator=0), lambda: fl.glow(2, 2, 16, generator=0)])
 def test_density_integrates_to_one(maker):
-    torch.manual_seed(0)
-    flow = fl.randomize_parameters(maker(), scale=0.1, seed=5).float()  # random flows spread widely
+    flow = fl.randomize_parameters(maker(), scale=0.1, generator=5)  # float64
     assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(1.0, abs=2e-3)  # random flows spread widely
+
+
+def test_grid_integral_leaves_the_flow_as_it_was():
+    flow = fl.randomize_parameters(fl.glow(2, 2, 16, generator=0), scale=0.1, generator=1).train()
+    before = {k: v.clone() for k, v in flow.state_dict().items()}
+    assert fl.grid_integral(flow, lim=10.0, n=600) == pytest.approx(1.0, abs=2e-3)
+    assert flow.training and all(layer.training for layer in flow.layers)  # still in training mode
+    assert not flow.layers[0].initialized  # the actnorm did not initialize itself on the grid
+    after = flow.state_dict()
+    assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
+    assert all(p.dtype == torch.float64 for p in flow.parameters()) and flow.base_mean.dtype == torch.float64
+
+
+def gaussian_flow():
+    """x = b + diag(exp(-s)) W^-1 z: actnorm then invertible linear, so x ~ N(b, A A^T) with
+    A = diag(exp(-s)) W^-1."""
+    actnorm, mixing = fl.ActNorm(3), fl.InvertibleLinear(3, generator=4)
+    with torch.no_grad():
+        actnorm.bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+        actnorm.log_scale.copy_(torch.tensor([0.3, -0.4, 0.1]))
+    flow = fl.Flow([actnorm, mixing], 3).double().eval()
+    A = torch.diag(torch.exp(-actnorm.log_scale.detach())) @ torch.linalg.inv(mixing.weight().detach())
+    return flow, actnorm.bias.detach().numpy(), (A @ A.T).numpy()
+
+
+def test_samples_of_a_known_affine_flow_follow_its_gaussian():
+    flow, mean, cov = gaussian_flow()
+    with torch.no_grad():
+        x = flow.sample(200_000, generator=0)
+        log_p = flow.log_prob(x[:100])
+    assert x.dtype == torch.float64
+    np.testing.assert_allclose(log_p.numpy(), stats.multivariate_normal(mean, cov).logpdf(x[:100].numpy()), atol=1e-10)
+    standard_error = np.sqrt(np.diag(cov) / len(x))
+    assert np.all(np.abs(x.mean(0).numpy() - mean) < 5 * standard_error)
+    np.testing.assert_allclose(np.cov(x.numpy(), rowvar=False), cov, atol=0.02 * np.abs(cov).max())
+
+
+def test_sample_works_without_parameters_in_any_dtype_and_repeats_with_a_generator():
+    marginal = fl.MarginalGaussianization(np.array([[0, 1], [1, 1], [2, 0]]), 3)
+    for flow in (fl.Flow([], 2), fl.Flow([marginal], 2)):
+        assert not list(flow.parameters())
+        assert flow.sample(5, generator=0).dtype == torch.float32
+        flow.double()
+        first, again, other = (flow.sample(5, generator=seed) for seed in (1, 1, 2))
+        assert first.dtype == torch.float64 and first.shape == (5, 2)
+        assert torch.equal(first, again) and not torch.equal(first, other)
+    g = torch.Generator().manual_seed(3)
+    assert torch.equal(fl.Flow([], 2).sample(4, generator=g), torch.randn(4, 2, generator=torch.Generator().manual_seed(3)))
+
+
+def test_train_flow_keeps_the_flow_dtype():
+    flow = fl.realnvp(2, 2, 8, generator=0).double()
+    losses = fl.train_flow(flow, torch.tensor(two_moons(200, generator=0), dtype=torch.float32), n_steps=5, batch_size=16, show_progress=False)
+    assert len(losses) == 5 and all(p.dtype == torch.float64 for p in flow.parameters())
 
 
 @pytest.fixture(scope="module")
 def moons_flow():
     train, test = two_moons(4000, 0.05, generator=0), two_moons(2000, 0.05, generator=1)
-    flow = fl.realnvp(2, 8, 64)
+    flow = fl.realnvp(2, 8, 64, generator=0)
     fl.train_flow(flow, torch.tensor(train), n_steps=1500, show_progress=False)
     return flow, train, test
 
@@ -99,13 +187,12 @@ def test_least_squares_on_the_true_action_recovers_it_exactly(kappa, lam):
     truth = fl.phi4_coefficients(kappa, lam, 8)
     for term in truth:
         np.testing.assert_allclose(fitted[term], truth[term], atol=1e-8, rtol=0)
-    assert truth["quadratic"][0] < 0 if lam > 0.5 else truth["quadratic"][0] >= 0  # double well iff lam > 1/2
 
 
 def test_gaussian_chain_readout_recovers_half_the_inverse_covariance():
     data = phi4_samples(kappa=0.3, lam=0.0)
-    flow = fl.realnvp(8, 8, 64)
-    fl.train_flow(flow, data, n_steps=500, batch_size=512, seed=1, show_progress=False)
+    flow = fl.realnvp(8, 8, 64, generator=0)
+    fl.train_flow(flow, data, n_steps=500, batch_size=512, generator=1, show_progress=False)
     coefficients = fl.effective_action_coefficients(flow.double().log_prob, data[:5000])
     half_precision = 0.5 * np.linalg.inv(np.cov(data.numpy(), rowvar=False))
     n = data.shape[1]
@@ -122,9 +209,9 @@ def test_interacting_chain_readout_coupling_right_quartic_biased_low_and_growing
     still growing, while the phi_i^2 coefficient is too large and falling."""
     kappa, lam, n = 0.3, 0.2, 8
     data = phi4_samples(kappa, lam)
-    flow, stages = fl.realnvp(n, 8, 64), []
+    flow, stages = fl.realnvp(n, 8, 64, generator=0), []
     for stage in range(2):
-        fl.train_flow(flow.float(), data, n_steps=500, batch_size=512, seed=1 + stage, show_progress=False)
+        fl.train_flow(flow.float(), data, n_steps=500, batch_size=512, generator=1 + stage, show_progress=False)
         stages.append(fl.effective_action_coefficients(flow.double().log_prob, data[:5000]))
     readout, truth = stages[-1], fl.phi4_coefficients(kappa, lam, n)
     for term in ("linear", "nearest_neighbour", "next_nearest"):
@@ -153,10 +240,10 @@ def test_rings_are_the_hardest_of_the_three_densities_by_kl():
     entropy = {"rings": entropy_rings, "checkerboard": np.log(8)}  # uniform on 8 unit squares
     kl = {}
     for col, (name, make) in enumerate({"rings": rings, "checkerboard": checkerboard}.items(), start=1):
-        flow = fl.realnvp(2, 8, 64)
-        fl.train_flow(flow, torch.tensor(make(4000, seed=0)), n_steps=500, seed=col, show_progress=False)
+        flow = fl.realnvp(2, 8, 64, generator=0)
+        fl.train_flow(flow, torch.tensor(make(4000, generator=0)), n_steps=500, generator=col, show_progress=False)
         with torch.no_grad():
-            nll = -flow.log_prob(torch.tensor(make(2000, seed=1), dtype=torch.float32)).mean().item()
+            nll = -flow.log_prob(torch.tensor(make(2000, generator=1), dtype=torch.float32)).mean().item()
         assert nll > entropy[name] - 0.05  # a cross-entropy is never below the entropy
         kl[name] = nll - entropy[name]
     assert kl["rings"] > kl["checkerboard"] + 0.1

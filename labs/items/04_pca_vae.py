@@ -69,7 +69,7 @@ def elbo_cases(rng):
 
 
 def _linear_params(rng, q):
-    model = lt.LinearVAE(64, q, seed=int(rng.integers(2**31)))
+    model = lt.LinearVAE(64, q, generator=int(rng.integers(2**31)))
     with torch.no_grad():
         model.log_sigma2.fill_(float(rng.uniform(-3, 0)))
         model.log_s2.copy_(torch.tensor(rng.uniform(-1, 1, size=q)))

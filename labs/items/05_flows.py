@@ -15,7 +15,7 @@ HIDE = {"flows": ["AffineCoupling", "AdditiveCoupling", "realnvp", "nice", "glow
 def coupling_cases(rng):
     cases = []
     for dim, parity in [(2, 0), (3, int(rng.integers(2))), (5, int(rng.integers(2))), (6, int(rng.integers(2)))]:
-        reference = fl.randomize_parameters(fl.AffineCoupling(dim, fl.checkerboard_mask(dim, parity), 8), seed=int(rng.integers(2**31)))
+        reference = fl.randomize_parameters(fl.AffineCoupling(dim, fl.checkerboard_mask(dim, parity), 8), generator=int(rng.integers(2**31)))
         x, z2 = rng.normal(size=(7, dim)), rng.normal(size=(7, dim))
         with torch.no_grad():
             z_ref, ld_ref = reference(torch.tensor(x))
