@@ -34,6 +34,7 @@ from torch import nn
 
 from . import rng
 from .checks import check_count, check_fraction, check_points, check_positive
+from .optim import minimize
 from .stats import LOG_2PI, gaussian_log_prob
 
 __all__ = [
@@ -627,25 +628,33 @@ class TrainingLog:
         self.history: dict[str, list[float]] = {"epoch": [], "seconds": [], "validation_elbo": []}
         self.best, self.best_state = -math.inf, copy.deepcopy(model.state_dict())
         self.start = self.last = time.perf_counter()
-        self.longest_epoch = 0.0
+        self.longest_epoch, self.epoch = 0.0, 0
 
     def end_of_epoch(self, epoch: int) -> bool:
         """Record epoch ``epoch`` (from 1); True when the next one would overrun the budget."""
-        if check_count(epoch, "epoch") % self.every == 0:
-            self.model.eval()
-            with torch.no_grad():
-                value = float(self.model.elbo(self.validation, generator=self.generator).mean())
-            self.history["epoch"].append(epoch)
-            self.history["seconds"].append(time.perf_counter() - self.start)
-            self.history["validation_elbo"].append(value)
-            if value > self.best:
-                self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
+        self.epoch = check_count(epoch, "epoch")
+        if epoch % self.every == 0:
+            self._record(epoch)
         now = time.perf_counter()
         self.longest_epoch, self.last = max(self.longest_epoch, now - self.last), now
         return now - self.start + self.longest_epoch > self.time_budget
 
+    def _record(self, epoch: int) -> None:
+        """Validation ELBO of the current weights; keep them if they are the best so far."""
+        self.model.eval()
+        with torch.no_grad():
+            value = float(self.model.elbo(self.validation, generator=self.generator).mean())
+        self.history["epoch"].append(epoch)
+        self.history["seconds"].append(time.perf_counter() - self.start)
+        self.history["validation_elbo"].append(value)
+        if value > self.best:
+            self.best, self.best_state = value, copy.deepcopy(self.model.state_dict())
+
     def finish(self) -> dict[str, list[float]]:
-        """Load the best weights, switch to evaluation mode, return the history."""
+        """Score the last epoch if it was not scored, load the best weights, switch to
+        evaluation mode, return the history."""
+        if self.epoch and self.history["epoch"][-1:] != [self.epoch]:
+            self._record(self.epoch)
         self.model.load_state_dict(self.best_state)
         self.model.eval()
         return self.history
@@ -675,19 +684,21 @@ def train_vae(
                         (batch_size, "batch_size")]:
         check_count(value, name)
     beta = check_positive(beta, "beta", allow_zero=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
-    for epoch in range(1, max_epochs + 1):
-        model.train()  # dropout on
-        for batch in rng.randperm(len(x_train), x_train, generator).split(batch_size):
-            x = x_train[batch]
-            if n_importance == 1:
-                bound = model.elbo(x, beta, generator=generator)
-            else:
-                bound = model.iwae(x, n_importance, generator=generator)
-            loss = -bound.mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        if log.end_of_epoch(epoch):
-            break
+    n_batches = math.ceil(len(x_train) / batch_size)
+    batches: list[torch.Tensor] = []
+
+    def loss(step: int) -> torch.Tensor:
+        if (step - 1) % n_batches == 0:  # a new epoch: dropout on, a new order of the data
+            model.train()
+            batches[:] = rng.randperm(len(x_train), x_train, generator).split(batch_size)
+        x = x_train[batches[(step - 1) % n_batches]]
+        if n_importance == 1:
+            return -model.elbo(x, beta, generator=generator).mean()
+        return -model.iwae(x, n_importance, generator=generator).mean()
+
+    def end_of_epoch(step: int) -> bool:
+        return step % n_batches == 0 and log.end_of_epoch(step // n_batches)
+
+    minimize(loss, model.parameters(), max_epochs * n_batches, lr=lr, cosine=False,
+             callback=end_of_epoch, desc="VAE", show_progress=False)
     return log.finish()

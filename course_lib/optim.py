@@ -29,14 +29,14 @@ def minimize(
     cosine: bool = True,
     clip: float | None = None,
     time_budget: float | None = None,
-    callback: Callable[[int], None] | None = None,
+    callback: Callable[[int], bool | None] | None = None,
     desc: str = "training",
     show_progress: bool = True,
 ) -> list[float]:
     """Run ``n_steps`` Adam steps on ``loss(step)`` (step = 1, 2, ...); return the losses.
 
-    ``callback(step)`` runs after each step; the loop stops early once ``time_budget`` seconds
-    have passed."""
+    ``callback(step)`` runs after each step; the loop stops early when it returns True or once
+    ``time_budget`` seconds have passed."""
     n_steps = check_count(n_steps, "n_steps")
     lr = check_positive(lr, "lr")
     parameters = list(parameters)
@@ -60,6 +60,6 @@ def minimize(
         if decay is not None:
             decay.step()
         losses.append(value.item())
-        if callback is not None:
-            callback(step)
+        if callback is not None and callback(step):
+            break
     return losses
