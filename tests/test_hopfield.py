@@ -49,8 +49,12 @@ def test_storkey_matches_its_definition_term_by_term():
     n = x.shape[1]
     W = np.zeros((n, n))
     for xi in x.astype(float):
-        h = np.array([[sum(W[i, k] * xi[k] for k in range(n) if k not in (i, j)) for j in range(n)]
-                      for i in range(n)])
+        h = np.array(
+            [
+                [sum(W[i, k] * xi[k] for k in range(n) if k not in (i, j)) for j in range(n)]
+                for i in range(n)
+            ]
+        )
         W = W + (np.outer(xi, xi) - xi[:, None] * h.T - h * xi[None, :]) / n
         np.fill_diagonal(W, 0.0)
     np.testing.assert_allclose(hp.storkey(x), W, atol=1e-12)
@@ -102,7 +106,9 @@ def test_mixture_states_are_spurious_minima_with_higher_energy():
     assert hp.energy(W, mix) / n == pytest.approx(-0.5 * np.sum(m**2) + 3 / (2 * n), abs=1e-12)
     assert abs(hp.energy(W, mix) / n + 3 / 8) < 3 * np.sqrt(3) * 0.5 * sd
     m_x = hp.overlap(x, x)
-    np.testing.assert_allclose(hp.energy(W, x) / n, -0.5 * np.sum(m_x**2, 1) + 3 / (2 * n), atol=1e-12)
+    np.testing.assert_allclose(
+        hp.energy(W, x) / n, -0.5 * np.sum(m_x**2, 1) + 3 / (2 * n), atol=1e-12
+    )
     assert np.all(np.abs(hp.energy(W, x) / n + 1 / 2) < 0.01)
     settled, _ = hp.recall(W, mix, generator=rng)
     np.testing.assert_array_equal(settled, mix)  # a fixed point: every field has the sign of s_i
@@ -161,15 +167,23 @@ def test_modern_update_is_softmax_attention():
     written out pattern by pattern in numpy; its limits: one stored pattern is returned whatever
     the query, beta = 0 gives the mean pattern, large beta the pattern most aligned with xi."""
     g = torch.Generator().manual_seed(0)
-    X, xi, beta = torch.randn(30, 16, generator=g, dtype=torch.float64), torch.randn(4, 16, generator=g, dtype=torch.float64), 0.7
+    X, xi, beta = (
+        torch.randn(30, 16, generator=g, dtype=torch.float64),
+        torch.randn(4, 16, generator=g, dtype=torch.float64),
+        0.7,
+    )
     sdpa = torch.nn.functional.scaled_dot_product_attention
-    torch.testing.assert_close(hp.modern_update(X, xi, beta), sdpa(xi[None], X[None], X[None], scale=beta)[0])
+    torch.testing.assert_close(
+        hp.modern_update(X, xi, beta), sdpa(xi[None], X[None], X[None], scale=beta)[0]
+    )
     x, q = X.numpy(), xi.numpy()
     for b in range(len(q)):
         logits = [beta * float(np.dot(x[mu], q[b])) for mu in range(len(x))]
         weights = np.exp(np.array(logits) - max(logits))
         expected = sum(w * x[mu] for mu, w in enumerate(weights)) / weights.sum()
-        np.testing.assert_allclose(hp.modern_update(X, xi[b], beta).numpy(), expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            hp.modern_update(X, xi[b], beta).numpy(), expected, rtol=1e-12, atol=1e-12
+        )
     torch.testing.assert_close(hp.modern_update(X[:1], xi, 5.0), X[:1].expand(4, -1))
     torch.testing.assert_close(hp.modern_update(X, xi, 0.0), X.mean(0).expand(4, -1))
     nearest = (xi @ X.T).argmax(1)
@@ -289,8 +303,12 @@ def test_digits_data():
 
 def test_projection_rule_stores_correlated_digit_prototypes_that_hebb_cannot():
     prototypes = digit_prototypes()
-    assert np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5  # strongly correlated
-    np.testing.assert_array_equal(hp.synchronous_update(hp.projection(prototypes), prototypes), prototypes)
+    assert (
+        np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5
+    )  # strongly correlated
+    np.testing.assert_array_equal(
+        hp.synchronous_update(hp.projection(prototypes), prototypes), prototypes
+    )
     hebb = hp.synchronous_update(hp.hebbian(prototypes), prototypes)
     assert not np.all(hebb == prototypes)
     with pytest.raises(ValueError, match="independent"):
