@@ -11,8 +11,7 @@ from scipy.integrate import quad, solve_ivp
 
 from course_lib import diffusion as df
 from course_lib.data import two_moons
-from course_lib.stats import auc
-from course_lib.stats import energy_distance, mmd, nearest_distance
+from course_lib.stats import auc, energy_distance, mmd, nearest_distance
 
 SCHEDULE = df.NoiseSchedule.linear(1000)
 
@@ -286,7 +285,7 @@ def test_step_functions_are_the_samplers_loops():
         x, _ = df.ddpm_step(eps_model(x, torch.tensor(t / 50)), t, x, schedule, g)
     assert torch.equal(x, df.sample_ddpm(eps_model, x_T, schedule, generator=1).x)
     x = x_T.clone()
-    for t, s in zip(range(50, 0, -5), range(45, -1, -5)):
+    for t, s in zip(range(50, 0, -5), range(45, -1, -5), strict=True):
         x, _ = df.ddim_step(eps_model(x, torch.tensor(t / 50)), t, s, x, schedule)
     assert torch.equal(x, df.sample_ddim(eps_model, x_T, schedule, 10).x)
     x = x_T.clone()
@@ -341,7 +340,9 @@ def test_training_is_reproducible(moons_model):
         for m in (first, second)
     ]
     assert losses[0] == losses[1]
-    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+    assert all(
+        torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters(), strict=True)
+    )
 
 
 def test_ensemble_members_are_the_networks_it_was_built_from():
@@ -489,5 +490,5 @@ def test_outline_first_for_the_digits_gaussian_model():
         guess = coarse_and_fine(
             gauss.denoise(gauss.pf_ode(x_T, float(abar[1000]), float(abar[t])), a, s)
         )
-        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final))
+        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final, strict=True))
         assert coarse < fine, (t, float(coarse), float(fine))

@@ -129,7 +129,7 @@ def _exact_half_sweep_matrix(states: np.ndarray, beta: float, colour: int) -> np
         accept = np.minimum(1.0, np.exp(-beta * ising.delta_energy(s)))
         for flips in itertools.product([0, 1], repeat=len(sites)):
             t, p = s.copy(), 1.0
-            for flip, site in zip(flips, sites):
+            for flip, site in zip(flips, sites, strict=True):
                 p *= accept[site] if flip else 1 - accept[site]
                 t[site] *= -1 if flip else 1
             P[a, _index(t[None])[0]] += p

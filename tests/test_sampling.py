@@ -348,5 +348,5 @@ def test_train_ebm_with_a_seed_starts_from_the_global_stream_initialization():
     assert torch.equal(state, torch.get_rng_state()) and len(losses) == 1
     torch.manual_seed(0)
     reference = sm.EnergyMLP()
-    for trained, initial in zip(model.parameters(), reference.parameters()):
+    for trained, initial in zip(model.parameters(), reference.parameters(), strict=True):
         assert 0 < (trained - initial).abs().max().item() <= 1.01e-3  # one Adam step of lr 1e-3

@@ -127,16 +127,19 @@ def mala_cases(rng):
 
 def ks_cases(rng):
     draws = rng.standard_normal((1, 2000, 1))
-    return [
-        Case(
-            {"samples": scale * draws},
-            lambda out, p=stats.kstest(scale * draws[-1, :, 0], "norm").pvalue: (
-                out["result"].size == 1
-                and np.isclose(float(out["result"].ravel()[0]), p, rtol=1e-6, atol=1e-300)
-            ),
+    cases = []
+    for scale in (1.0, 2.0):
+        p = stats.kstest(scale * draws[-1, :, 0], "norm").pvalue
+        cases.append(
+            Case(
+                {"samples": scale * draws},
+                lambda out, p=p: (
+                    out["result"].size == 1
+                    and np.isclose(float(out["result"].ravel()[0]), p, rtol=1e-6, atol=1e-300)
+                ),
+            )
         )
-        for scale in (1.0, 2.0)
-    ]
+    return cases
 
 
 ITEMS = [

@@ -30,7 +30,9 @@ def coupling_cases(rng):
             inv_ref = reference.inverse(torch.tensor(z2))
         params = {f"p:{k}": v.numpy() for k, v in reference.state_dict().items()}
 
-        def check(out, z_ref=z_ref.numpy(), ld_ref=ld_ref.numpy(), inv_ref=inv_ref.numpy(), x=x):
+        z_ref, ld_ref, inv_ref = z_ref.numpy(), ld_ref.numpy(), inv_ref.numpy()
+
+        def check(out, z_ref=z_ref, ld_ref=ld_ref, inv_ref=inv_ref, x=x):
             return (
                 out["z"].shape == z_ref.shape
                 and out["ld"].shape == ld_ref.shape
