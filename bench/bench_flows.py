@@ -1,17 +1,20 @@
-"""Held-out NLL of the course's normalizing flows against a reference flow library, at equal wall time.
+"""Held-out NLL of the course's normalizing flows against a reference flow library, at equal wall
+time.
 
     python bench/bench_flows.py [--budget SECONDS]
 
 Needs the reference library zuko (installed only for this benchmark: `pip install zuko==1.6.0`;
 `make bench` does it). Two data sets:
-  * two moons (scikit-learn, noise 0.05, standardized): course RealNVP vs zuko.flows.RealNVP, same depth
-    and hidden width, test NLL in nats per point (data entropy 1.12 nats, Gaussian fit printed);
+  * two moons (scikit-learn, noise 0.05, standardized): course RealNVP vs zuko.flows.RealNVP, same
+    depth and hidden width, test NLL in nats per point (data entropy 1.12 nats, Gaussian fit
+    printed);
   * digits (train = first 1000, validation = next 350, test = last 447; pixels 0..16 with uniform
-    dequantization): -E_u log p(x + u) on the test set, an upper bound on the discrete NLL, in nats per
-    image. Course flow: marginal Gaussianization + Glow; reference: the same fixed marginal Gaussianization
-    followed by zuko's RealNVP.
+    dequantization): -E_u log p(x + u) on the test set, an upper bound on the discrete NLL, in nats
+    per image. Course flow: marginal Gaussianization + Glow; reference: the same fixed marginal
+    Gaussianization followed by zuko's RealNVP.
 Each model trains for the same budget with Adam and validation early stopping.
-Target (lecture 05 issue): equal or better NLL at equal wall time, and below 100 nats per image on digits.
+Target (lecture 05 issue): equal or better NLL at equal wall time, and below 100 nats per image on
+digits.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from course_lib.data import load_digits_split, two_moons
 def train_zuko(
     flow, train: torch.Tensor, validation: torch.Tensor, budget: float, prepare
 ) -> float:
-    """Same recipe as course_lib.flows.train_flow for a zuko flow on prepare(x) = (features, log-det of the
-    preparation), so that NLLs are in the original units."""
+    """Same recipe as course_lib.flows.train_flow for a zuko flow on prepare(x) = (features, log-det
+    of the preparation), so that NLLs are in the original units."""
     torch.manual_seed(0)
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
     best, best_state, start, step = math.inf, None, time.perf_counter(), 0
@@ -76,7 +79,8 @@ def main() -> None:
             "the reference library is missing: pip install zuko==1.6.0 (make bench installs it)"
         ) from None
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, zuko {zuko.__version__}; budget {args.budget:.0f} s per model\n"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, zuko {zuko.__version__}; "
+        f"budget {args.budget:.0f} s per model\n"
     )
     rows = []
 
@@ -140,9 +144,9 @@ def main() -> None:
             seconds,
         )
     )
-    # The reference gets the same fixed first layer (dequantize, then Gaussianize each pixel), so the comparison
-    # is between the coupling stacks. On merely standardized pixels it diverges on test pixels that never left
-    # 0 in training (tens of thousands of nats).
+    # The reference gets the same fixed first layer (dequantize, then Gaussianize each pixel), so
+    # the comparison is between the coupling stacks. On merely standardized pixels it diverges on
+    # test pixels that never left 0 in training (tens of thousands of nats).
     marginal = fl.MarginalGaussianization(split.train, 17)
     dequantize_and_gaussianize = lambda x: marginal(x + torch.rand_like(x))  # noqa: E731
     ref = zuko.flows.RealNVP(64, transforms=8, hidden_features=(256, 256))
@@ -160,14 +164,18 @@ def main() -> None:
     for data, name, nll, seconds in rows:
         print(f"{data:<10} {name:<58} {nll:9.3f} {seconds:8.1f}")
     print(
-        f"\ntwo moons: data entropy 1.12 nats, Gaussian fit {gaussian:.3f} nats; digits NLL is -E_u log p(x + u) in nats per image"
+        f"\ntwo moons: data entropy 1.12 nats, Gaussian fit {gaussian:.3f} nats; "
+        "digits NLL is -E_u log p(x + u) in nats per image"
     )
     moons_ok, digits_ok = (
         rows[0][2] <= rows[1][2] + 0.01,
         rows[2][2] <= rows[3][2] and rows[2][2] < 100,
     )
     print(
-        f"target: equal or better than the reference at equal time: two moons {'met' if moons_ok else 'NOT met'}, digits {'met' if digits_ok else 'NOT met'}; digits below 100 nats: {'met' if rows[2][2] < 100 else 'NOT met'}"
+        "target: equal or better than the reference at equal time: "
+        f"two moons {'met' if moons_ok else 'NOT met'}, "
+        f"digits {'met' if digits_ok else 'NOT met'}; "
+        f"digits below 100 nats: {'met' if rows[2][2] < 100 else 'NOT met'}"
     )
 
 

@@ -1,5 +1,5 @@
-"""Grading throughput: 30 submissions of lab 01 through the sandboxed grader (notebook run, then the graded
-items' hidden cases judged in the grader), two at a time.
+"""Grading throughput: 30 submissions of lab 01 through the sandboxed grader (notebook run, then the
+graded items' hidden cases judged in the grader), two at a time.
 
     python bench/bench_grading.py [--students N] [--jobs J]
 
@@ -36,7 +36,7 @@ def partly_done() -> nbformat.NotebookNode:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
@@ -61,8 +61,9 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     scores = sorted({r["score"] for r in results})
     print(
-        f"\n{len(results)} submissions of {LAB} graded in {seconds:.1f} s with {args.jobs} parallel jobs "
-        f"({len(results) / seconds * 60:.1f} per minute; sandbox: {'bubblewrap' if settings.sandboxed else 'NONE'}); "
+        f"\n{len(results)} submissions of {LAB} graded in {seconds:.1f} s "
+        f"with {args.jobs} parallel jobs ({len(results) / seconds * 60:.1f} per minute; "
+        f"sandbox: {'bubblewrap' if settings.sandboxed else 'NONE'}); "
         f"distinct scores: {scores}"
     )
 

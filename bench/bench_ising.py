@@ -96,7 +96,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
     )
     print(f"lattice {L} x {L}, {N_TEMPERATURES} temperatures for the batched sampler\n")
     results = {
@@ -118,7 +119,8 @@ def main() -> None:
     )
     print(f"\nspeed-up over the numpy checkerboard: {ours / numpy_rate:.1f}x")
     print(
-        f"target >= 1e8 flips/s: {'met' if ours >= 1e8 else 'NOT met'};  target >= 3x numpy: {'met' if ours >= 3 * numpy_rate else 'NOT met'}"
+        f"target >= 1e8 flips/s: {'met' if ours >= 1e8 else 'NOT met'};  "
+        f"target >= 3x numpy: {'met' if ours >= 3 * numpy_rate else 'NOT met'}"
     )
 
 

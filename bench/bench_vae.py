@@ -1,11 +1,14 @@
-"""Held-out negative log-likelihood of the course VAE on scikit-learn digits, with training wall time.
+"""Held-out negative log-likelihood of the course VAE on scikit-learn digits, with training wall
+time.
 
     python bench/bench_vae.py [--budget SECONDS] [--k K]
 
 Split: train = first 1000 images, validation = next 350, test = last 447. Pixels are 17-level
-categorical (values 0..16); NLL in nats per image, estimated on the test set with the importance-weighted
-bound (K samples; an upper bound on the true NLL that tightens as K grows). Printed next to:
-  * a plain VAE (free softmax over the 17 levels, ELBO training, no dropout) trained with the same budget;
+categorical (values 0..16); NLL in nats per image, estimated on the test set with the
+importance-weighted bound (K samples; an upper bound on the true NLL that tightens as K grows).
+Printed next to:
+  * a plain VAE (free softmax over the 17 levels, ELBO training, no dropout) trained with the same
+    budget;
   * PPCA on uniformly dequantized pixels: -E_u log p(x + u) bounds the discrete NLL from above.
 Target: test NLL below 90 nats per image within 60 s of CPU training.
 """
@@ -38,7 +41,8 @@ def test_nll(model: lt.VAE, x: torch.Tensor, k: int) -> tuple[float, float]:
 
 
 def ppca_nll(split, rng: np.random.Generator) -> tuple[float, int]:
-    """Dequantized PPCA: choose q on validation, report test NLL (averaged over 10 dequantizations)."""
+    """Dequantized PPCA: choose q on validation, report test NLL (averaged over 10
+    dequantizations)."""
     train = split.train + rng.random(split.train.shape)
     best = None
     for q in range(1, 64):
@@ -63,7 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    # 57 s leaves room for set-up and early-stopping bookkeeping, so measured training time stays within 60 s.
+    # 57 s leaves room for set-up and early-stopping bookkeeping, so measured training time stays
+    # within 60 s.
     parser.add_argument(
         "--budget", type=float, default=57.0, help="training-loop seconds per model"
     )
@@ -72,7 +77,8 @@ def main() -> None:
     split = load_digits_split()
     x_test = torch.as_tensor(split.test)
     print(
-        f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; training budget {args.budget:.0f} s per model\n"
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"training budget {args.budget:.0f} s per model\n"
     )
 
     rows = []
@@ -108,7 +114,9 @@ def main() -> None:
     ours = rows[0][1]
     print(f"\nNLL = -IWAE bound with K = {args.k}, nats per image on the 447 test digits.")
     print(
-        f"target: below 90 nats within 60 s of training: {'met' if ours < 90 and rows[0][3] <= 60 else 'NOT met'} ({ours:.2f} nats, {rows[0][3]:.1f} s)"
+        "target: below 90 nats within 60 s of training: "
+        f"{'met' if ours < 90 and rows[0][3] <= 60 else 'NOT met'} "
+        f"({ours:.2f} nats, {rows[0][3]:.1f} s)"
     )
 
 
