@@ -48,7 +48,8 @@ def sweep_cases(rng):
     flip = Case(
         {"spins": start, "seed": rng.integers(2**31)},
         lambda out: np.array_equal(out["after"], -start) and bool(out["unchanged"]),
-        call="before = spins.copy()\nafter = checkerboard_sweep(spins, 0.0, np.random.default_rng(int(seed)))\n"
+        call="before = spins.copy()\n"
+        "after = checkerboard_sweep(spins, 0.0, np.random.default_rng(int(seed)))\n"
         "result = {'after': after, 'unchanged': np.array_equal(spins, before)}",
     )
     ground = np.ones((8, 8), dtype=np.int64)
@@ -77,15 +78,18 @@ def sweep_cases(rng):
     chain = Case(
         {"beta": np.float64(beta), "seed": rng.integers(2**31)},
         long_run,
-        call="chain = np.random.default_rng(int(seed))\ns = np.ones((4, 4), dtype=int)\nout = np.empty((20000, 4, 4), dtype=np.int8)\n"
-        "for t in range(20000):\n    s = checkerboard_sweep(s, float(beta), chain)\n    out[t] = s\nresult = out",
+        call="chain = np.random.default_rng(int(seed))\ns = np.ones((4, 4), dtype=int)\n"
+        "out = np.empty((20000, 4, 4), dtype=np.int8)\n"
+        "for t in range(20000):\n    s = checkerboard_sweep(s, float(beta), chain)\n"
+        "    out[t] = s\nresult = out",
     )
     return [flip, cold, anti, chain]
 
 
 def magnetization_cases(rng):
-    # A 4 x 4 lattice at a temperature drawn above or near T_c, against exact enumeration: an estimate must be
-    # measured, since Yang's infinite-lattice formula is far from the finite lattice's value there.
+    # A 4 x 4 lattice at a temperature drawn above or near T_c, against exact enumeration: an
+    # estimate must be measured, since Yang's infinite-lattice formula is far from the finite
+    # lattice's value there.
     T4 = float(rng.uniform(2.4, 3.5))
     exact4 = float(_boltzmann_averages(1.0 / T4)[1])
     cases = [
@@ -94,7 +98,8 @@ def magnetization_cases(rng):
             lambda out: (
                 out["result"].size == 1 and abs(float(out["result"].ravel()[0]) - exact4) < 0.03
             ),
-            call="result = mean_abs_magnetization(float(T), 4, 100, 20000, np.random.default_rng(int(seed)))",
+            call="result = mean_abs_magnetization(float(T), 4, 100, 20000, "
+            "np.random.default_rng(int(seed)))",
         )
     ]
     for T, tol in ((float(rng.uniform(1.5, 1.7)), 0.02), (float(rng.uniform(1.8, 2.0)), 0.02)):
@@ -118,7 +123,8 @@ ITEMS = [
         ("delta_energy",),
         "result = delta_energy(spins, J=float(J))",
         delta_energy_cases,
-        "delta_energy does not give 2 J s_i (sum of the four neighbours) on lattices of other shapes and couplings J",
+        "delta_energy does not give 2 J s_i (sum of the four neighbours) on lattices of other "
+        "shapes and couplings J",
     ),
     Item(
         "test_checkerboard_sweep",
@@ -126,14 +132,15 @@ ITEMS = [
         ("checkerboard_sweep",),
         "",
         sweep_cases,
-        "checkerboard_sweep does not sample the Boltzmann distribution: check the flips at beta = 0, the ground states "
-        "(J > 0 and J < 0), and long-run averages on a 4 x 4 lattice",
+        "checkerboard_sweep does not sample the Boltzmann distribution: check the flips at "
+        "beta = 0, the ground states (J > 0 and J < 0), and long-run averages on a 4 x 4 lattice",
     ),
     Item(
         "test_mean_abs_magnetization",
         3,
         ("mean_abs_magnetization",),
-        "result = mean_abs_magnetization(float(T), 16, 300, 2000, np.random.default_rng(int(seed)))",
+        "result = mean_abs_magnetization(float(T), 16, 300, 2000, "
+        "np.random.default_rng(int(seed)))",
         magnetization_cases,
         "mean_abs_magnetization does not match Yang's exact <|m|> below T_c within 2 %",
     ),

@@ -1,4 +1,5 @@
-"""Graded items of lab 02 (Hopfield networks). Read by the grader only (see course_grader/items.py)."""
+"""Graded items of lab 02 (Hopfield networks). Read by the grader only (see
+course_grader/items.py)."""
 
 import numpy as np
 import torch
@@ -118,7 +119,8 @@ ITEMS = [
         ("hebbian",),
         "result = hebbian(x)",
         hebbian_cases,
-        "hebbian does not give W = X^T X / N with a zero diagonal for other numbers of patterns and neurons",
+        "hebbian does not give W = X^T X / N with a zero diagonal for other numbers of patterns "
+        "and neurons",
     ),
     Item(
         "test_recall",
@@ -126,15 +128,18 @@ ITEMS = [
         ("recall",),
         "result = recall(W, cue, np.random.default_rng(int(seed)))",
         recall_cases,
-        "recall does not return the stored pattern from a 20 % corrupted cue, or does not end in a fixed point of lower energy",
+        "recall does not return the stored pattern from a 20 % corrupted cue, or does not end in a "
+        "fixed point of lower energy",
     ),
     Item(
         "test_overlap_vs_load",
         2,
         ("overlap_vs_load",),
-        "result = overlap_vs_load(500, [0.05, 0.25], np.random.default_rng(int(seed)), n_probes=10)",
+        "result = overlap_vs_load(500, [0.05, 0.25], np.random.default_rng(int(seed)), "
+        "n_probes=10)",
         overlap_cases,
-        "overlap_vs_load does not show retrieval at load 0.05 and its failure at load 0.25 for N = 500",
+        "overlap_vs_load does not show retrieval at load 0.05 and its failure at load 0.25 "
+        "for N = 500",
     ),
     Item(
         "test_modern_update",
@@ -142,6 +147,7 @@ ITEMS = [
         ("modern_update",),
         "result = modern_update(X, q, float(beta))",
         modern_cases,
-        "modern_update does not match X^T softmax(beta X xi) for other patterns, batches and beta, or fails to retrieve at load 10",
+        "modern_update does not match X^T softmax(beta X xi) for other patterns, batches and beta, "
+        "or fails to retrieve at load 10",
     ),
 ]

@@ -1,4 +1,5 @@
-"""Graded items of lab 03 (Langevin sampling). Read by the grader only (see course_grader/items.py)."""
+"""Graded items of lab 03 (Langevin sampling). Read by the grader only (see
+course_grader/items.py)."""
 
 import numpy as np
 import torch
@@ -37,7 +38,8 @@ def ula_cases(rng):
     shape = Case(
         {"seed": rng.integers(2**31)},
         lambda out: out["result"].shape == (30, 500, 2),
-        call="result = ula(lambda x: -x, np.zeros((500, 2)), 0.1, 30, np.random.default_rng(int(seed)))",
+        call="result = ula(lambda x: -x, np.zeros((500, 2)), 0.1, 30, "
+        "np.random.default_rng(int(seed)))",
     )
     return [
         shape,
@@ -65,7 +67,8 @@ def variance_cases(rng):
         Case(
             {"s2": np.float64(1.0), "h": np.float64(rng.uniform(2.1, 3.0))},
             lambda out: bool(out["result"]),
-            call="try:\n    ula_stationary_variance(float(s2), float(h))\n    result = False\nexcept ValueError:\n    result = True",
+            call="try:\n    ula_stationary_variance(float(s2), float(h))\n    result = False\n"
+            "except ValueError:\n    result = True",
         )
     )
     for h in (float(rng.uniform(0.2, 0.3)), float(rng.uniform(0.8, 1.0))):
@@ -116,8 +119,11 @@ def mala_cases(rng):
         )
 
     call = (
-        "prec = np.linalg.inv(cov)\nlp = lambda x: -0.5 * np.einsum('...i,ij,...j->...', x, prec, x)\nglp = lambda x: -x @ prec\n"
-        "samples, acceptance = mala(lp, glp, np.zeros((3000, 2)), float(step), 300, np.random.default_rng(int(seed)))\n"
+        "prec = np.linalg.inv(cov)\n"
+        "lp = lambda x: -0.5 * np.einsum('...i,ij,...j->...', x, prec, x)\n"
+        "glp = lambda x: -x @ prec\n"
+        "samples, acceptance = mala(lp, glp, np.zeros((3000, 2)), float(step), 300, "
+        "np.random.default_rng(int(seed)))\n"
         "result = {'samples': np.asarray(samples)[100::4], 'acceptance': acceptance}"
     )
     return [
@@ -149,7 +155,8 @@ ITEMS = [
         ("ula",),
         "result = ula(lambda x: -x, x0, float(step), 1, np.random.default_rng(int(seed)))",
         ula_cases,
-        "ula does not return (n_steps, chains, d), or one step does not have mean x0 + h grad log p(x0) and variance 2h",
+        "ula does not return (n_steps, chains, d), or one step does not have mean "
+        "x0 + h grad log p(x0) and variance 2h",
     ),
     Item(
         "test_ula_variance",
@@ -157,7 +164,8 @@ ITEMS = [
         ("ula_stationary_variance", "measured_ula_variance"),
         "",
         variance_cases,
-        "ula_stationary_variance or measured_ula_variance does not give s2 / (1 - h / (2 s2)) (with ValueError for h >= 2 s2)",
+        "ula_stationary_variance or measured_ula_variance does not give s2 / (1 - h / (2 s2)) "
+        "(with ValueError for h >= 2 s2)",
     ),
     Item(
         "test_mala",
@@ -165,7 +173,8 @@ ITEMS = [
         ("mala",),
         "",
         mala_cases,
-        "mala does not sample a correlated Gaussian with the reference acceptance rate: check the proposal density ratio",
+        "mala does not sample a correlated Gaussian with the reference acceptance rate: "
+        "check the proposal density ratio",
     ),
     Item(
         "test_ks",
@@ -173,6 +182,7 @@ ITEMS = [
         ("ks_pvalue",),
         "result = ks_pvalue(samples)",
         ks_cases,
-        "ks_pvalue does not give the KS p-value of the final states' first coordinate against N(0, 1)",
+        "ks_pvalue does not give the KS p-value of the final states' first coordinate "
+        "against N(0, 1)",
     ),
 ]

@@ -88,11 +88,14 @@ def elbo_cases(rng):
         return bool(np.all(np.abs(mine.mean(0) - reference.mean(0)) < 5 * se + 1e-3))
 
     call = (
-        "import torch\nfrom course_lib import latent as lt\ntorch.manual_seed(int(seed))\nmodel = lt.VAE(latent_dim=4, hidden=32).eval()\n"
+        "import torch\nfrom course_lib import latent as lt\ntorch.manual_seed(int(seed))\n"
+        "model = lt.VAE(latent_dim=4, hidden=32).eval()\n"
         "with torch.no_grad():\n    model.encoder[-1].bias[:4] += 3.0\nbatch = torch.as_tensor(x)\n"
         "value = reparameterized_elbo(model, batch)\nvalue.mean().backward()\n"
-        "encoder_grad = sum(p.grad.abs().sum().item() for p in model.encoder.parameters() if p.grad is not None)\n"
-        "with torch.no_grad():\n    values = torch.stack([reparameterized_elbo(model, batch) for _ in range(400)])\n"
+        "encoder_grad = sum(p.grad.abs().sum().item() for p in model.encoder.parameters() "
+        "if p.grad is not None)\n"
+        "with torch.no_grad():\n"
+        "    values = torch.stack([reparameterized_elbo(model, batch) for _ in range(400)])\n"
         "result = {'values': values, 'encoder_grad': encoder_grad}"
     )
     return [Case({"seed": np.int64(seed), "x": batch.numpy()}, check, call=call)]
@@ -155,9 +158,12 @@ ITEMS = [
         "test_ppca",
         3,
         ("ppca_fit", "ppca_log_likelihood"),
-        "mu, W, sigma2 = ppca_fit(x, int(q))\nresult = {'mu': mu, 'W': W, 'sigma2': sigma2, 'll': ppca_log_likelihood(x[:100], mu, W, sigma2)}",
+        "mu, W, sigma2 = ppca_fit(x, int(q))\n"
+        "result = {'mu': mu, 'W': W, 'sigma2': sigma2, "
+        "'ll': ppca_log_likelihood(x[:100], mu, W, sigma2)}",
         ppca_cases,
-        "ppca_fit or ppca_log_likelihood does not give the maximum-likelihood PPCA (mu, W W^T, sigma2, log-likelihood) at other q and data",
+        "ppca_fit or ppca_log_likelihood does not give the maximum-likelihood PPCA "
+        "(mu, W W^T, sigma2, log-likelihood) at other q and data",
     ),
     Item(
         "test_kl",
@@ -173,13 +179,15 @@ ITEMS = [
         ("reparameterized_elbo",),
         "",
         elbo_cases,
-        "reparameterized_elbo is not an unbiased, differentiable one-sample ELBO (its average differs from the reference, or no gradient reaches the encoder)",
+        "reparameterized_elbo is not an unbiased, differentiable one-sample ELBO (its average "
+        "differs from the reference, or no gradient reaches the encoder)",
     ),
     Item(
         "test_linear_vae",
         2,
         ("linear_vae_elbo",),
-        "import torch\nresult = linear_vae_elbo(torch.as_tensor(x), *[torch.as_tensor(a) for a in (V, c, log_s2, W, mu, log_sigma2)])",
+        "import torch\nresult = linear_vae_elbo(torch.as_tensor(x), "
+        "*[torch.as_tensor(a) for a in (V, c, log_s2, W, mu, log_sigma2)])",
         linear_cases,
         "linear_vae_elbo does not match the closed-form ELBO of the linear VAE at other parameters",
     ),
@@ -189,6 +197,7 @@ ITEMS = [
         ("linear_vae_elbo",),
         "",
         reaches_cases,
-        "the parameters found by maximizing your linear-VAE ELBO do not reach the PPCA log-likelihood",
+        "the parameters found by maximizing your linear-VAE ELBO do not reach the PPCA "
+        "log-likelihood",
     ),
 ]

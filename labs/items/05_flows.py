@@ -1,4 +1,5 @@
-"""Graded items of lab 05 (normalizing flows). Read by the grader only (see course_grader/items.py)."""
+"""Graded items of lab 05 (normalizing flows). Read by the grader only (see
+course_grader/items.py)."""
 
 import os
 
@@ -55,7 +56,8 @@ def coupling_cases(rng):
 CALL_COUPLING = """import torch
 from course_lib import flows as fl
 layer = StudentAffineCoupling(int(dim), fl.checkerboard_mask(int(dim), int(parity)), 8).double()
-layer.load_state_dict({k[2:]: torch.as_tensor(v) for k, v in list(globals().items()) if k.startswith("p:")})
+layer.load_state_dict({k[2:]: torch.as_tensor(v) for k, v in list(globals().items()) \
+if k.startswith("p:")})
 layer.eval()
 xt = torch.as_tensor(x)
 before = xt.clone()
@@ -117,8 +119,8 @@ ITEMS = [
         ("StudentAffineCoupling",),
         CALL_COUPLING,
         coupling_cases,
-        "StudentAffineCoupling's forward (z and log|det|) or inverse does not match the RealNVP coupling in other dimensions and masks, "
-        "or forward modifies its input",
+        "StudentAffineCoupling's forward (z and log|det|) or inverse does not match the RealNVP "
+        "coupling in other dimensions and masks, or forward modifies its input",
     ),
     Item(
         "test_realnvp",
@@ -126,7 +128,7 @@ ITEMS = [
         ("build_realnvp",),
         CALL_FLOW,
         realnvp_cases,
-        "the trained flow does not have 8 alternating coupling layers whose density integrates to 1 and beats the Gaussian fit "
-        "on fresh held-out moons by 0.5 nats",
+        "the trained flow does not have 8 alternating coupling layers whose density integrates "
+        "to 1 and beats the Gaussian fit on fresh held-out moons by 0.5 nats",
     ),
 ]

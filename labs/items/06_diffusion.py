@@ -1,4 +1,5 @@
-"""Graded items of lab 06 (diffusion models). Read by the grader only (see course_grader/items.py)."""
+"""Graded items of lab 06 (diffusion models). Read by the grader only (see
+course_grader/items.py)."""
 
 import math
 
@@ -34,7 +35,10 @@ def _params(module):
     return {f"p:{k}": v.detach().numpy() for k, v in module.state_dict().items()}
 
 
-LOAD = "net.load_state_dict({k[2:]: torch.as_tensor(v) for k, v in list(globals().items()) if k.startswith('p:')})\n"
+LOAD = (
+    "net.load_state_dict({k[2:]: torch.as_tensor(v) for k, v in list(globals().items()) "
+    "if k.startswith('p:')})\n"
+)
 
 
 def forward_cases(rng):
@@ -74,10 +78,14 @@ def loss_cases(rng):
             and np.isclose(float(out["loss"].ravel()[0]), reference, rtol=1e-4)
             and bool(out["grads"])
         ),
-        call="import torch\nfrom course_lib import diffusion as df\nnet = df.TimeMLP(2, hidden=16, depth=1)\n"
+        call="import torch\nfrom course_lib import diffusion as df\n"
+        "net = df.TimeMLP(2, hidden=16, depth=1)\n"
         + LOAD
-        + "loss = ddpm_loss(net, torch.as_tensor(x0), torch.as_tensor(alpha_bar), torch.Generator().manual_seed(int(seed)))\n"
-        "loss.backward()\nresult = {'loss': loss.detach().reshape(()), 'grads': all(p.grad is not None for p in net.parameters())}",
+        + "loss = ddpm_loss(net, torch.as_tensor(x0), torch.as_tensor(alpha_bar), "
+        "torch.Generator().manual_seed(int(seed)))\n"
+        "loss.backward()\n"
+        "result = {'loss': loss.detach().reshape(()), "
+        "'grads': all(p.grad is not None for p in net.parameters())}",
     )
     mean = rng.normal(size=3)
     scales = rng.uniform(0.5, 2.0, size=3)
@@ -95,9 +103,12 @@ def loss_cases(rng):
         lambda out: (
             out["result"].size == 1 and abs(float(out["result"].ravel()[0]) / theory - 1) < 0.03
         ),
-        call="import torch\nfrom course_lib import diffusion as df\nshort = df.NoiseSchedule.linear(50)\n"
-        "exact = df.ExactEpsilon(df.GaussianDenoiser(torch.as_tensor(mean), torch.as_tensor(cov)), short)\n"
-        "result = ddpm_loss(exact, torch.as_tensor(x), short.alpha_bar.float(), torch.Generator().manual_seed(int(seed))).item()",
+        call="import torch\nfrom course_lib import diffusion as df\n"
+        "short = df.NoiseSchedule.linear(50)\n"
+        "exact = df.ExactEpsilon("
+        "df.GaussianDenoiser(torch.as_tensor(mean), torch.as_tensor(cov)), short)\n"
+        "result = ddpm_loss(exact, torch.as_tensor(x), short.alpha_bar.float(), "
+        "torch.Generator().manual_seed(int(seed))).item()",
     )
     return [same, mmse]
 
@@ -125,8 +136,10 @@ def sampler_cases(rng):
 
 CALL_SAMPLER = (
     "import torch\nfrom course_lib import diffusion as df\nshort = df.NoiseSchedule.linear(40)\n"
-    "model = df.ExactEpsilon(df.GaussianDenoiser(torch.as_tensor(mean), torch.as_tensor(cov)), short)\n"
-    "result = ancestral_sample(model, torch.as_tensor(xT), short.betas, torch.Generator().manual_seed(int(seed)))"
+    "model = df.ExactEpsilon("
+    "df.GaussianDenoiser(torch.as_tensor(mean), torch.as_tensor(cov)), short)\n"
+    "result = ancestral_sample(model, torch.as_tensor(xT), short.betas, "
+    "torch.Generator().manual_seed(int(seed)))"
 )
 
 
@@ -163,9 +176,11 @@ ITEMS = [
         "test_forward",
         3,
         ("forward_sample",),
-        "import torch\nresult = forward_sample(torch.as_tensor(x), torch.as_tensor(t), torch.as_tensor(alpha_bar), torch.as_tensor(noise))",
+        "import torch\nresult = forward_sample(torch.as_tensor(x), torch.as_tensor(t), "
+        "torch.as_tensor(alpha_bar), torch.as_tensor(noise))",
         forward_cases,
-        "forward_sample does not give sqrt(abar_t) x0 + sqrt(1 - abar_t) noise with each row's own step t",
+        "forward_sample does not give sqrt(abar_t) x0 + sqrt(1 - abar_t) noise with each row's "
+        "own step t",
     ),
     Item(
         "test_loss",
@@ -173,8 +188,9 @@ ITEMS = [
         ("ddpm_loss",),
         "",
         loss_cases,
-        "ddpm_loss does not match the DDPM noise-prediction loss (same draws as the reference: t, then noise), is not differentiable, "
-        "or the exact noise predictor does not attain the noise MMSE",
+        "ddpm_loss does not match the DDPM noise-prediction loss (same draws as the reference: "
+        "t, then noise), is not differentiable, or the exact noise predictor does not attain the "
+        "noise MMSE",
     ),
     Item(
         "test_sampler",
@@ -182,7 +198,8 @@ ITEMS = [
         ("ancestral_sample",),
         CALL_SAMPLER,
         sampler_cases,
-        "ancestral_sample does not reproduce DDPM ancestral sampling with the same noise draws (T = 40 steps, 3 dimensions)",
+        "ancestral_sample does not reproduce DDPM ancestral sampling with the same noise draws "
+        "(T = 40 steps, 3 dimensions)",
     ),
     Item(
         "test_trained",
@@ -190,6 +207,7 @@ ITEMS = [
         ("ddpm_loss",),
         "result = {f'p:{k}': v for k, v in net.state_dict().items()}",
         trained_cases,
-        "the network trained with your loss does not generate moons (energy distance to fresh held-out data below a third of the Gaussian fit's)",
+        "the network trained with your loss does not generate moons (energy distance to fresh "
+        "held-out data below a third of the Gaussian fit's)",
     ),
 ]
