@@ -60,9 +60,8 @@ def train_reference(
         return ((prediction - noise) ** 2).sum(-1).mean()
 
     start = time.perf_counter()
-    minimize(
-        loss, model.parameters(), n_steps, lr=lr, cosine=True, show_progress=False
-    )  # the course's loop
+    # the course's loop
+    minimize(loss, model.parameters(), n_steps, lr=lr, cosine=True, show_progress=False)
     return time.perf_counter() - start
 
 

@@ -101,9 +101,8 @@ def test_gaussian_score_and_tweedie():
     autograd_score = torch.autograd.grad(marginal.log_prob(x).sum(), x)[0]
     x = x.detach()
     assert torch.allclose(gauss.score(x, a, s), autograd_score, atol=1e-10)
-    assert torch.allclose(
-        gauss.denoise(x, a, s), (x + s**2 * autograd_score) / a, atol=1e-10
-    )  # Tweedie
+    # Tweedie
+    assert torch.allclose(gauss.denoise(x, a, s), (x + s**2 * autograd_score) / a, atol=1e-10)
 
 
 def test_analytic_probability_flow_matches_numerical_integration():
@@ -149,9 +148,8 @@ def test_exact_finite_set_score_only_returns_training_points():
     sigma_min = float((1 - SCHEDULE.alpha_bar[1]).sqrt())
     distances = nearest_distance(samples, train)
     assert float(distances.max()) < 3 * sigma_min and float(distances.median()) < 1e-4
-    assert (
-        len(torch.unique(torch.cdist(samples, train).argmin(1))) > 25
-    )  # many different points, not one
+    # many different points, not one
+    assert len(torch.unique(torch.cdist(samples, train).argmin(1))) > 25
 
 
 # --- losses and samplers --------------------------------------------------------------------------
@@ -454,9 +452,8 @@ def test_energy_distance_noise_floor_on_two_moons():
         for _ in range(5)
     ]
     assert max(abs(f) for f in floor) < 0.002
-    off = energy_distance(
-        pool[:2000] + torch.tensor([0.1, 0.0]), test_set
-    )  # a shift of a tenth of a standard deviation
+    # a shift of a tenth of a standard deviation
+    off = energy_distance(pool[:2000] + torch.tensor([0.1, 0.0]), test_set)
     assert off > 0.002
 
 

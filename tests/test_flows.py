@@ -84,9 +84,8 @@ def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits(
     cdf = np.stack(
         [dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy()) for j in range(64)], 1
     )
-    np.testing.assert_allclose(
-        z.numpy(), stats.norm.ppf(cdf), atol=2e-5
-    )  # the layer's tables are float32
+    # the layer's tables are float32
+    np.testing.assert_allclose(z.numpy(), stats.norm.ppf(cdf), atol=2e-5)
     # dz/dy = p(y) / phi(z), with the density p the slope of the reference CDF
     h = 1e-3  # the CDF is linear within a bin, and u + h stays inside it
     slope = np.stack(
@@ -100,9 +99,8 @@ def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits(
     np.testing.assert_allclose(log_det.numpy(), expected, atol=1e-4)
     torch.testing.assert_close(layer.inverse(z), y, atol=1e-10, rtol=0)
     # Alone, it is the model of independent (smoothed) pixel frequencies: log p(y) = sum_j log pi_j(floor y_j).
-    counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(
-        1
-    )  # (20 images, 64 pixels)
+    # (20 images, 64 pixels)
+    counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(1)
     expected = np.log((counts + 0.5) / (len(digits.train) + 0.5 * 17)).sum(1)
     np.testing.assert_allclose(
         fl.Flow([layer], 64).log_prob(y).detach().numpy(), expected, atol=1e-4
@@ -119,9 +117,8 @@ def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits(
 )
 def test_density_integrates_to_one(maker):
     flow = fl.randomize_parameters(maker(), scale=0.1, generator=5)  # float64
-    assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(
-        1.0, abs=2e-3
-    )  # random flows spread widely
+    # random flows spread widely
+    assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(1.0, abs=2e-3)
 
 
 def test_grid_integral_leaves_the_flow_as_it_was():
@@ -295,9 +292,8 @@ def rings_entropy_monte_carlo(n=200_000, sigma=0.08):
 def test_rings_are_the_hardest_of_the_three_densities_by_kl():
     """Lecture 05 section 2: test NLL minus the data entropy is largest for the rings."""
     entropy_rings, error = rings_entropy_monte_carlo()
-    assert entropy_rings == pytest.approx(
-        1.769, abs=max(5 * error, 0.005)
-    )  # the lecture's quadrature
+    # the lecture's quadrature
+    assert entropy_rings == pytest.approx(1.769, abs=max(5 * error, 0.005))
     entropy = {"rings": entropy_rings, "checkerboard": np.log(8)}  # uniform on 8 unit squares
     kl = {}
     for col, (name, make) in enumerate(

@@ -303,9 +303,8 @@ def test_digits_data():
 
 def test_projection_rule_stores_correlated_digit_prototypes_that_hebb_cannot():
     prototypes = digit_prototypes()
-    assert (
-        np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5
-    )  # strongly correlated
+    # strongly correlated
+    assert np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5
     np.testing.assert_array_equal(
         hp.synchronous_update(hp.projection(prototypes), prototypes), prototypes
     )

@@ -18,9 +18,8 @@ TABLE_F = np.array([-2.008443, -2.051586, -2.198410, -2.447648])
 
 # ----------------------------------------------------------------------------- exact formulas
 def test_critical_temperature():
-    assert ising.T_C == pytest.approx(
-        2.269185314213022, abs=1e-12
-    )  # Onsager's value, published digits
+    # Onsager's value, published digits
+    assert ising.T_C == pytest.approx(2.269185314213022, abs=1e-12)
     assert np.sinh(2 / ising.T_C) == pytest.approx(1.0)  # Kramers-Wannier self-duality
 
 
@@ -288,9 +287,8 @@ def test_magnetization_matches_yang_below_tc(thermodynamics):
     exact = ising.yang_magnetization(TABLE_T[below])
     error = np.abs(thermodynamics.abs_magnetization[below] - exact)
     assert np.all(error < 4 * thermodynamics.abs_magnetization_err[below])
-    assert np.all(
-        thermodynamics.abs_magnetization[~below] < 0.3
-    )  # finite-size remnant ~ 1/L, not 0
+    # finite-size remnant ~ 1/L, not 0
+    assert np.all(thermodynamics.abs_magnetization[~below] < 0.3)
 
 
 def test_response_functions_are_positive(thermodynamics):
@@ -463,9 +461,8 @@ def test_mean_field_solution_is_the_minimum_of_the_variational_free_energy():
         assert m_star == pytest.approx(np.tanh(4 * m_star / T), abs=1e-9)  # self-consistency
         best = m_grid[np.argmin(ising.mean_field_free_energy(m_grid, T))]
         assert abs(m_star) == pytest.approx(abs(best), abs=1e-4)
-    assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(
-        0.0, abs=1e-9
-    )  # T_c^MF = zJ = 4
+    # T_c^MF = zJ = 4
+    assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("h", [0.0, 0.3, -0.2])

@@ -110,9 +110,8 @@ def test_saxe_closed_form_matches_simulated_mode_trajectories(digits):
         exact = lt.saxe_gd_strength(1200, s, a0, lr)[run.steps]
         np.testing.assert_allclose(run.strengths[:, mode], exact, rtol=1e-9, atol=1e-12 * s)
         predicted = lt.saxe_mode_strength(run.steps, s, a0, tau=1 / lr)
-        assert (
-            np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
-        )  # O(lr) from gradient flow
+        # O(lr) from gradient flow
+        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
     # stronger modes first: the simulated modes cross half their final strength in order, when predicted
     half_way = [run.steps[np.argmax(run.strengths[:, m] > run.variances[m] / 2)] for m in range(4)]
     predicted = [np.log(run.variances[m] / a0 - 1) / (2 * run.variances[m] * lr) for m in range(4)]
@@ -152,9 +151,8 @@ def test_ppca_log_density_depends_on_units_and_is_a_sum_of_gaussian_entropies(di
     )
     assert per_image == pytest.approx(-entropies, rel=1e-12)
     assert per_image > 0  # pixels in [0, 1]: most directions are narrower than 1 / sqrt(2 pi e)
-    grey = lt.PPCA.fit(
-        16 * digits, q
-    )  # the same model in grey levels: density per unit volume shrinks by 16^d
+    # the same model in grey levels: density per unit volume shrinks by 16^d
+    grey = lt.PPCA.fit(16 * digits, q)
     assert grey.log_prob(16 * digits).mean() == pytest.approx(per_image - d * np.log(16), rel=1e-9)
 
 
@@ -204,12 +202,10 @@ def test_elbo_below_iwae_and_iwae_tightens_with_k(small_vae):
     model, x = small_vae
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        elbo = np.mean(
-            [model.elbo(x, generator=g).mean().item() for _ in range(50)]
-        )  # analytic KL, averaged over samples
-        sampled_elbo = (
-            model.log_weights(x, 500, generator=g).mean().item()
-        )  # fully sampled ELBO = E[IWAE with K = 1]
+        # analytic KL, averaged over samples
+        elbo = np.mean([model.elbo(x, generator=g).mean().item() for _ in range(50)])
+        # fully sampled ELBO = E[IWAE with K = 1]
+        sampled_elbo = model.log_weights(x, 500, generator=g).mean().item()
         bounds = [model.iwae(x, k, generator=g).mean().item() for k in (10, 100, 1000)]
     assert sampled_elbo == pytest.approx(elbo, abs=0.5)
     assert elbo < bounds[0] < bounds[1] < bounds[2]

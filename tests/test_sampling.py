@@ -63,9 +63,8 @@ def test_mala_passes_ks_where_ula_fails(step):
 def test_mala_and_hmc_sample_the_banana_exactly():
     banana = sm.Banana()
     exact = banana.sample(20000, gen(4)).numpy()
-    x0 = banana.sample(
-        2000, gen(5)
-    )  # start in equilibrium: the test is about exactness, not burn-in
+    # start in equilibrium: the test is about exactness, not burn-in
+    x0 = banana.sample(2000, gen(5))
     for chains in (
         sm.mala(banana.log_prob, x0, step=0.3, n_steps=100, generator=gen(6)),
         sm.hmc(banana.log_prob, x0, step=0.2, n_leapfrog=10, n_steps=30, generator=gen(7)),
@@ -81,9 +80,8 @@ def test_leapfrog_energy_error_is_second_order():
     p = torch.randn(x.shape, generator=gen(9), dtype=torch.float64)
     errors = []
     for step in (0.2, 0.1, 0.05):
-        y, q = sm.leapfrog(
-            banana.log_prob, x, p, step, int(round(1.0 / step))
-        )  # trajectory length 1
+        # trajectory length 1
+        y, q = sm.leapfrog(banana.log_prob, x, p, step, int(round(1.0 / step)))
         errors.append(
             (sm.hamiltonian(banana.log_prob, y, q) - sm.hamiltonian(banana.log_prob, x, p))
             .abs()
@@ -134,9 +132,8 @@ def test_leapfrog_preserves_phase_space_volume():
         )
         torch.testing.assert_close(jacobian, finite_differences, rtol=1e-5, atol=1e-5)
         assert torch.linalg.det(jacobian).item() == pytest.approx(1.0, abs=1e-9)
-        assert not torch.allclose(
-            jacobian, torch.eye(4, dtype=torch.float64)
-        )  # the map does move phase space
+        # the map does move phase space
+        assert not torch.allclose(jacobian, torch.eye(4, dtype=torch.float64))
         euler_det = torch.linalg.det(
             torch.autograd.functional.jacobian(lambda z: flow(z, euler), z0)
         ).item()
@@ -237,9 +234,8 @@ def test_ula_relaxation_follows_the_fokker_planck_solution():
         x = chains.samples[k, :, 0]
         n = len(x)  # independent walkers: standard errors sqrt(var / n) and var sqrt(2 / n)
         assert abs(x.mean().item() - mean) < 4 * math.sqrt(var / n)
-        assert (
-            abs(x.var().item() - var) < 4 * var * math.sqrt(2 / n) + 0.01 * var
-        )  # + ULA's O(h) bias
+        # + ULA's O(h) bias
+        assert abs(x.var().item() - var) < 4 * var * math.sqrt(2 / n) + 0.01 * var
 
 
 def test_random_walk_autocorrelation_grows_as_step_shrinks():
@@ -305,9 +301,8 @@ def test_trained_ebm_learns_where_the_data_are_and_samples_them():
     held_out = two_moons(2000, 0.05, generator=1)
     model, _ = sm.train_ebm(torch.tensor(data), n_iterations=600, generator=0, show_progress=False)
     uniform = np.random.default_rng(0).uniform(-3, 3, (4000, 2))
-    empty = uniform[
-        cKDTree(data).query(uniform)[0] > 0.5
-    ]  # at least 0.5 away from every data point
+    # at least 0.5 away from every data point
+    empty = uniform[cKDTree(data).query(uniform)[0] > 0.5]
     with torch.no_grad():
         e_data = model(torch.tensor(held_out, dtype=torch.float32)).numpy()
         e_empty = model(torch.tensor(empty, dtype=torch.float32)).numpy()
