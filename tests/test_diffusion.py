@@ -29,13 +29,15 @@ def random_gaussian(d: int = 3, seed: int = 0) -> df.GaussianDenoiser:
 def test_linear_schedule_matches_published_values():
     betas = np.linspace(1e-4, 0.02, 1000)
     assert np.allclose(SCHEDULE.alpha_bar[1:].numpy(), np.cumprod(1 - betas), rtol=1e-12)
-    # Ho et al. (2020) schedule: abar_500 = 0.0786, abar_1000 = 4.04e-5 (shared/notes/science-references.md)
+    # Ho et al. (2020) schedule: abar_500 = 0.0786, abar_1000 = 4.04e-5
+    # (shared/notes/science-references.md)
     assert round(float(SCHEDULE.alpha_bar[500]), 4) == 0.0786
     assert float(SCHEDULE.alpha_bar[1000]) == pytest.approx(4.04e-5, rel=2e-3)
 
 
 def test_forward_marginal_equals_composed_one_step_kernels():
-    """q(x_t | x_0) in closed form agrees with t applications of q(x_s | x_{s-1}) = N(sqrt(1-beta_s) x, beta_s I)."""
+    """q(x_t | x_0) in closed form agrees with t applications of
+    q(x_s | x_{s-1}) = N(sqrt(1-beta_s) x, beta_s I)."""
     g = torch.Generator().manual_seed(0)
     x0 = torch.tensor([[1.5, -0.5]], dtype=torch.float64).expand(200_000, 2)
     for t in (1, 10, 300):
@@ -144,7 +146,8 @@ def test_exact_finite_set_score_only_returns_training_points():
     exact = df.ExactEpsilon(df.MixtureDenoiser(train), SCHEDULE)
     noise = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
     samples = df.sample_ddim(exact, noise, SCHEDULE, 1000).x
-    # the schedule resolves noise down to sigma_1 = sqrt(1 - abar_1) = 0.01; the ODE ends within that of a training point
+    # the schedule resolves noise down to sigma_1 = sqrt(1 - abar_1) = 0.01; the ODE ends within
+    # that of a training point
     sigma_min = float((1 - SCHEDULE.alpha_bar[1]).sqrt())
     distances = nearest_distance(samples, train)
     assert float(distances.max()) < 3 * sigma_min and float(distances.median()) < 1e-4
@@ -154,7 +157,8 @@ def test_exact_finite_set_score_only_returns_training_points():
 
 # --- losses and samplers --------------------------------------------------------------------------
 def test_ddpm_loss_of_the_exact_predictor_is_the_noise_mmse():
-    """For Gaussian data the optimal noise prediction error at step t is abar/(1-abar) times the x0 MMSE."""
+    """For Gaussian data the optimal noise prediction error at step t is abar/(1-abar) times the x0
+    MMSE."""
     gauss = random_gaussian(d=2, seed=4)
     exact = df.ExactEpsilon(gauss, SCHEDULE)
     x0 = gauss.sample(100_000, torch.Generator().manual_seed(0)).double()
@@ -200,14 +204,16 @@ def test_deterministic_samplers_with_exact_models_reach_the_gaussian():
     for samples in (ddim, flow):
         assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
         assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
-    # the probability flow is deterministic: DDIM from x_T lands near the closed-form trajectory's end
+    # the probability flow is deterministic: DDIM from x_T lands near the closed-form
+    # trajectory's end
     closed = gauss.pf_ode(noise, float(SCHEDULE.alpha_bar[1000]), 1.0)
     assert float((ddim - closed).norm(dim=1).median()) < 0.05
 
 
 def exact_flow_matching_loss(gauss: df.GaussianDenoiser) -> float:
-    """E[flow-matching loss] of the exact velocity: with x_t = (1 - t) x_0 + t eps, eps - x_0 = (x_t - x_0) / t,
-    so the loss left is E_t tr Cov(x_0 | x_t) / t^2 = int_0^1 sum_k lambda_k / ((1 - t)^2 lambda_k + t^2) dt."""
+    """E[flow-matching loss] of the exact velocity: with x_t = (1 - t) x_0 + t eps,
+    eps - x_0 = (x_t - x_0) / t, so the loss left is
+    E_t tr Cov(x_0 | x_t) / t^2 = int_0^1 sum_k lambda_k / ((1 - t)^2 lambda_k + t^2) dt."""
     lam = gauss.eigenvalues.numpy()
     return quad(lambda t: float(np.sum(lam / ((1 - t) ** 2 * lam + t**2))), 0, 1)[0]
 
@@ -227,7 +233,8 @@ def test_flow_matching_loss_of_the_exact_velocity_is_the_conditional_variance():
 
 
 def test_flow_matching_loss_of_the_zero_model_and_its_draws():
-    """With v = 0 the loss is |eps - x_0|^2 for the draws t ~ U[0, 1), then eps ~ N(0, I): E = d + tr C + |m|^2."""
+    """With v = 0 the loss is |eps - x_0|^2 for the draws t ~ U[0, 1), then eps ~ N(0, I):
+    E = d + tr C + |m|^2."""
     gauss = random_gaussian(d=3, seed=10)
     zero = lambda x, time: torch.zeros_like(x)  # noqa: E731
     x0 = gauss.sample(50_000, torch.Generator().manual_seed(0))
@@ -250,9 +257,10 @@ def test_flow_matching_loss_of_the_zero_model_and_its_draws():
 
 
 def test_flow_matching_training_learns_a_gaussian():
-    """The flow-matching branch of train_diffusion (schedule=None): 600 steps of a tiny network on 4000 points of
-    a 2D Gaussian bring the loss within 5% of the exact velocity's expected loss, and 50 Euler steps of the
-    learned flow give samples whose mean and covariance are within 0.1 of the Gaussian's (entrywise)."""
+    """The flow-matching branch of train_diffusion (schedule=None): 600 steps of a tiny network on
+    4000 points of a 2D Gaussian bring the loss within 5% of the exact velocity's expected loss, and
+    50 Euler steps of the learned flow give samples whose mean and covariance are within 0.1 of the
+    Gaussian's (entrywise)."""
     gauss = df.GaussianDenoiser(torch.tensor([1.5, -0.5]), torch.tensor([[0.5, 0.2], [0.2, 0.3]]))
     data = gauss.sample(4000, torch.Generator().manual_seed(0))
     model = df.TimeMLP(2, 32, 1, generator=0)
@@ -273,7 +281,8 @@ def test_flow_matching_training_learns_a_gaussian():
 
 
 def test_step_functions_are_the_samplers_loops():
-    """Driving ddpm_step / ddim_step / flow_matching_step by hand reproduces the samplers exactly."""
+    """Driving ddpm_step / ddim_step / flow_matching_step by hand reproduces the samplers
+    exactly."""
     gauss = random_gaussian(d=2, seed=11)
     schedule = df.NoiseSchedule.linear(50)
     eps_model, velocity = df.ExactEpsilon(gauss, schedule), df.ExactVelocity(gauss)
@@ -315,7 +324,8 @@ def moons_model():
 
 
 def test_trained_model_beats_the_gaussian_fit(moons_model):
-    """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer than the Gaussian fit's."""
+    """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer
+    than the Gaussian fit's."""
     model, train = moons_model
     held_out = two_moons(2000, 0.05, generator=1)
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
@@ -360,8 +370,9 @@ def test_ensemble_members_are_the_networks_it_was_built_from():
 
 
 def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
-    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and
-    the two models' samples from the same noise converge to each other (lecture 06, section 7)."""
+    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024,
+    and the two models' samples from the same noise converge to each other
+    (lecture 06, section 7)."""
     pool = two_moons(2048, 0.05, generator=10)
     noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
     small, large = df.half_split_sweep(
@@ -374,7 +385,8 @@ def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
 
 
 def test_denoising_error_of_the_exact_gaussian_predictor():
-    """At step t the optimal eps-error is abar/(1 - abar) times the x0 MMSE (to its standard error)."""
+    """At step t the optimal eps-error is abar/(1 - abar) times the x0 MMSE (to its standard
+    error)."""
     gauss = random_gaussian(d=3, seed=8)
     x0 = gauss.sample(50_000, torch.Generator().manual_seed(0))
     exact = df.ExactEpsilon(gauss, SCHEDULE)
@@ -422,7 +434,8 @@ def test_two_sample_metrics():
     shifted = y + torch.tensor([0.5, 0.0, 0.0])
     assert abs(energy_distance(x, y)) < 0.01 and energy_distance(x, shifted) > 0.1
     assert abs(mmd(x, y)) < 0.01 and mmd(x, shifted) > 0.05
-    # energy distance of two Gaussians N(0, 1), N(m, 1) in 1D: 2 E|X-Y| - 2 E|X-X'| with E|Z| for Z ~ N(m, 2)
+    # energy distance of two Gaussians N(0, 1), N(m, 1) in 1D: 2 E|X-Y| - 2 E|X-X'| with E|Z|
+    # for Z ~ N(m, 2)
     m = 1.0
     s = math.sqrt(2)
     expected = 2 * (
@@ -442,8 +455,8 @@ def test_two_sample_metrics():
 
 
 def test_energy_distance_noise_floor_on_two_moons():
-    """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero against the
-    2000-point test set, the scale below which two samplers cannot be told apart."""
+    """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero
+    against the 2000-point test set, the scale below which two samplers cannot be told apart."""
     test_set = torch.tensor(two_moons(2000, 0.05, generator=1), dtype=torch.float32)
     pool = torch.tensor(two_moons(200_000, 0.05, generator=2), dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
@@ -458,16 +471,16 @@ def test_energy_distance_noise_floor_on_two_moons():
 
 
 def test_two_moons_draws_share_their_arc_positions():
-    """scikit-learn places the points evenly along the arcs; seeds change only the order and the noise, so i.i.d.
-    points come from a random subset of a large draw (as in lecture 06)."""
+    """scikit-learn places the points evenly along the arcs; seeds change only the order and the
+    noise, so i.i.d. points come from a random subset of a large draw (as in lecture 06)."""
     a, b = two_moons(500, 0.0, generator=1), two_moons(500, 0.0, generator=2)
     assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
 
 
 def test_outline_first_for_the_digits_gaussian_model():
-    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the digits'
-    Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its final value
-    than the fine remainder at every step before the end."""
+    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the
+    digits' Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its
+    final value than the fine remainder at every step before the end."""
     from course_lib.data import load_digits_split
 
     train = torch.tensor(load_digits_split().train, dtype=torch.float64) / 8 - 1

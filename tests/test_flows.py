@@ -55,7 +55,8 @@ def test_every_layer_is_a_flow_layer_and_the_base_class_is_abstract():
 
 def dequantized_cdf(column, n_levels, smoothing, y):
     """CDF at y of the data column spread uniformly over unit bins [v, v + 1), plus ``smoothing``
-    pseudo-observations spread over every bin [k, k + 1): written from the definition, not the layer."""
+    pseudo-observations spread over every bin [k, k + 1): written from the definition, not the
+    layer."""
     spread = lambda values: np.clip(y[:, None] - values[None, :], 0.0, 1.0).sum(1)  # noqa: E731
     return (spread(column) + smoothing * spread(np.arange(n_levels))) / (
         len(column) + smoothing * n_levels
@@ -98,7 +99,8 @@ def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits(
     expected = (np.log(slope) - stats.norm.logpdf(stats.norm.ppf(cdf))).sum(1)
     np.testing.assert_allclose(log_det.numpy(), expected, atol=1e-4)
     torch.testing.assert_close(layer.inverse(z), y, atol=1e-10, rtol=0)
-    # Alone, it is the model of independent (smoothed) pixel frequencies: log p(y) = sum_j log pi_j(floor y_j).
+    # Alone, it is the model of independent (smoothed) pixel frequencies:
+    # log p(y) = sum_j log pi_j(floor y_j).
     # (20 images, 64 pixels)
     counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(1)
     expected = np.log((counts + 0.5) / (len(digits.train) + 0.5 * 17)).sum(1)
@@ -243,7 +245,8 @@ def test_gaussian_chain_readout_recovers_half_the_inverse_covariance():
     coefficients = fl.effective_action_coefficients(flow.double().log_prob, data[:5000])
     half_precision = 0.5 * np.linalg.inv(np.cov(data.numpy(), rowvar=False))
     n = data.shape[1]
-    # S = x^T A x with A = Sigma^-1 / 2: the x_i^2 coefficient is A_ii, the x_i x_{i+1} one 2 A_{i,i+1}.
+    # S = x^T A x with A = Sigma^-1 / 2: the x_i^2 coefficient is A_ii,
+    # the x_i x_{i+1} one 2 A_{i,i+1}.
     neighbour = [2 * half_precision[i, (i + 1) % n] for i in range(n)]
     np.testing.assert_allclose(coefficients["quadratic"], np.diag(half_precision), atol=0.06)
     np.testing.assert_allclose(coefficients["nearest_neighbour"], neighbour, atol=0.06)

@@ -43,7 +43,8 @@ def test_energy_never_increases_under_asynchronous_updates(seed):
 
 
 def test_storkey_matches_its_definition_term_by_term():
-    """The library's rank-2 update equals Storkey's rule written with explicit loops over i, j, k."""
+    """The library's rank-2 update equals Storkey's rule written with explicit loops
+    over i, j, k."""
     rng = np.random.default_rng(7)
     x = random_patterns(rng, 4, 7)
     n = x.shape[1]
@@ -102,7 +103,8 @@ def test_mixture_states_are_spurious_minima_with_higher_energy():
     m = hp.overlap(mix, x)
     sd = np.sqrt(3 / (4 * n))
     assert np.all(np.abs(m - 0.5) < 3 * sd)
-    # E/N = -1/2 sum_mu m_mu^2 + P/(2N) exactly (the zero diagonal), so -3/8 within 3 sd of sum m^2/2
+    # E/N = -1/2 sum_mu m_mu^2 + P/(2N) exactly (the zero diagonal), so -3/8 within 3 sd of
+    # sum m^2/2
     assert hp.energy(W, mix) / n == pytest.approx(-0.5 * np.sum(m**2) + 3 / (2 * n), abs=1e-12)
     assert abs(hp.energy(W, mix) / n + 3 / 8) < 3 * np.sqrt(3) * 0.5 * sd
     m_x = hp.overlap(x, x)
@@ -121,7 +123,8 @@ def test_ags_theory():
     np.testing.assert_allclose(hp.ags_overlap(np.array([0.10, 0.12])), [0.998, 0.993], atol=1e-3)
     assert float(hp.ags_overlap(0.2)) == 0.0
     # The library solves a reduced equation; check it against direct fixed-point iteration of the
-    # three AGS equations from m = 1, and alpha_c against the largest load where iteration retrieves.
+    # three AGS equations from m = 1, and alpha_c against the largest load where iteration
+    # retrieves.
     from scipy.special import erf
 
     alpha, m, r = 0.1, 1.0, 1.0
@@ -156,7 +159,8 @@ def test_hebbian_capacity_at_n_1000_is_smeared_around_alpha_c():
 
 
 def test_storkey_is_stable_where_hebbian_fails():
-    """At alpha = 0.20, where the Hebbian overlap is below 0.5 (previous test), Storkey retrieves."""
+    """At alpha = 0.20, where the Hebbian overlap is below 0.5 (previous test), Storkey
+    retrieves."""
     rng = np.random.default_rng(4)
     assert hp.retrieval_overlap(1000, 0.20, rule="storkey", generator=rng) > 0.99
 
@@ -275,7 +279,7 @@ def test_pseudolikelihood_reads_nearest_neighbour_couplings_of_the_ising_model()
     assert np.abs(J_pl[~neighbours & ~np.eye(L * L, dtype=bool)]).max() < 0.06
 
 
-# ----------------------------------------------------------------------------- input checks and data
+# ---------------------------------------------------------------------------- input checks and data
 def test_bad_input_is_rejected_with_clear_messages():
     with pytest.raises(ValueError, match=r"\+1 and -1"):
         hp.hebbian(np.zeros((2, 4)))

@@ -398,7 +398,8 @@ def _ring_brute_force(n: int, T: float, J: float, h: float):
 
 
 def _aitken(a: np.ndarray) -> float:
-    """Aitken's delta-squared limit of the last three terms of a geometrically converging sequence."""
+    """Aitken's delta-squared limit of the last three terms of a geometrically converging
+    sequence."""
     a0, a1, a2 = a[-3:]
     return a2 - (a2 - a1) ** 2 / ((a2 - a1) - (a1 - a0))
 

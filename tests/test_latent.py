@@ -1,5 +1,6 @@
-"""course_lib.latent against closed forms: PPCA maximum likelihood and posterior, linear autoencoders
-(Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and ELBO <= IWAE."""
+"""course_lib.latent against closed forms: PPCA maximum likelihood and posterior, linear
+autoencoders (Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and
+ELBO <= IWAE."""
 
 import math
 
@@ -106,13 +107,15 @@ def test_saxe_closed_form_matches_simulated_mode_trajectories(digits):
     )
     for mode in range(4):
         s = run.variances[mode]
-        # gradient descent from the decoupled, balanced start is exactly the scalar map a <- a (1 + lr (s - a))^2
+        # gradient descent from the decoupled, balanced start is exactly the scalar map
+        # a <- a (1 + lr (s - a))^2
         exact = lt.saxe_gd_strength(1200, s, a0, lr)[run.steps]
         np.testing.assert_allclose(run.strengths[:, mode], exact, rtol=1e-9, atol=1e-12 * s)
         predicted = lt.saxe_mode_strength(run.steps, s, a0, tau=1 / lr)
         # O(lr) from gradient flow
         assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
-    # stronger modes first: the simulated modes cross half their final strength in order, when predicted
+    # stronger modes first: the simulated modes cross half their final strength in order, when
+    # predicted
     half_way = [run.steps[np.argmax(run.strengths[:, m] > run.variances[m] / 2)] for m in range(4)]
     predicted = [np.log(run.variances[m] / a0 - 1) / (2 * run.variances[m] * lr) for m in range(4)]
     assert np.all(np.diff(half_way) > 0)

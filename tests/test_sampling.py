@@ -31,7 +31,8 @@ def test_ula_stationary_variance_matches_closed_form(step):
     chains = sm.ula(STANDARD_NORMAL.log_prob, x0, step=step, n_steps=300, generator=gen(1))
     tail = chains.samples[100:, :, 0]
     exact = sm.ula_stationary_variance(1.0, step)
-    # Standard error of a variance from 4000 independent chains x 200 correlated steps: use the chain ends only.
+    # Standard error of a variance from 4000 independent chains x 200 correlated steps: use the
+    # chain ends only.
     ends = tail[-1].numpy()
     se = exact * math.sqrt(2 / len(ends))
     assert abs(ends.var() - exact) < 5 * se
