@@ -28,7 +28,9 @@ TEMPERATURES = np.linspace(1.5, 3.5, N_TEMPERATURES)
 
 
 def rate_batched(device: str, sweeps: int) -> float:
-    sim = CheckerboardMetropolis(L, TEMPERATURES, replicas=1, start="hot", generator=0, device=device)
+    sim = CheckerboardMetropolis(
+        L, TEMPERATURES, replicas=1, start="hot", generator=0, device=device
+    )
     sim.sweep(5)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()
@@ -39,9 +41,16 @@ def rate_batched(device: str, sweeps: int) -> float:
     return sweeps * N_TEMPERATURES * L * L / (time.perf_counter() - start)
 
 
-def numpy_checkerboard_sweep(spins: np.ndarray, beta: float, rng: np.random.Generator, masks: list[np.ndarray]) -> None:
+def numpy_checkerboard_sweep(
+    spins: np.ndarray, beta: float, rng: np.random.Generator, masks: list[np.ndarray]
+) -> None:
     for mask in masks:
-        neighbours = np.roll(spins, 1, 0) + np.roll(spins, -1, 0) + np.roll(spins, 1, 1) + np.roll(spins, -1, 1)
+        neighbours = (
+            np.roll(spins, 1, 0)
+            + np.roll(spins, -1, 0)
+            + np.roll(spins, 1, 1)
+            + np.roll(spins, -1, 1)
+        )
         delta = 2 * spins * neighbours
         flip = mask & (rng.random(spins.shape) < np.exp(-beta * delta))
         spins[flip] *= -1
@@ -78,11 +87,18 @@ def rate_python(rows: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sweeps", type=int, default=100, help="sweeps timed for the batched sampler")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sweeps", type=int, default=100, help="sweeps timed for the batched sampler"
+    )
     args = parser.parse_args()
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
     print(f"lattice {L} x {L}, {N_TEMPERATURES} temperatures for the batched sampler\n")
     results = {
         "course_lib batched (CPU)": rate_batched("cpu", args.sweeps),
@@ -90,14 +106,22 @@ def main() -> None:
         "pure Python loop": rate_python(64),
     }
     if torch.cuda.is_available():
-        results[f"course_lib batched ({torch.cuda.get_device_name()})"] = rate_batched("cuda", 10 * args.sweeps)
+        results[f"course_lib batched ({torch.cuda.get_device_name()})"] = rate_batched(
+            "cuda", 10 * args.sweeps
+        )
     width = max(map(len, results))
     for name, rate in results.items():
         print(f"{name:<{width}}  {rate:12.3e} flip attempts / s")
 
-    ours, numpy_rate = results["course_lib batched (CPU)"], results["numpy checkerboard, one lattice"]
+    ours, numpy_rate = (
+        results["course_lib batched (CPU)"],
+        results["numpy checkerboard, one lattice"],
+    )
     print(f"\nspeed-up over the numpy checkerboard: {ours / numpy_rate:.1f}x")
-    print(f"target >= 1e8 flips/s: {'met' if ours >= 1e8 else 'NOT met'};  target >= 3x numpy: {'met' if ours >= 3 * numpy_rate else 'NOT met'}")
+    print(
+        f"target >= 1e8 flips/s: {'met' if ours >= 1e8 else 'NOT met'};  "
+        f"target >= 3x numpy: {'met' if ours >= 3 * numpy_rate else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,7 @@ from scipy.integrate import quad, solve_ivp
 
 from course_lib import diffusion as df
 from course_lib.data import two_moons
-from course_lib.stats import auc
-from course_lib.stats import energy_distance, mmd, nearest_distance
+from course_lib.stats import auc, energy_distance, mmd, nearest_distance
 
 SCHEDULE = df.NoiseSchedule.linear(1000)
 
@@ -20,31 +19,42 @@ SCHEDULE = df.NoiseSchedule.linear(1000)
 def random_gaussian(d: int = 3, seed: int = 0) -> df.GaussianDenoiser:
     g = torch.Generator().manual_seed(seed)
     a = torch.randn(d, d, generator=g, dtype=torch.float64)
-    return df.GaussianDenoiser(torch.randn(d, generator=g, dtype=torch.float64), a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64))
+    return df.GaussianDenoiser(
+        torch.randn(d, generator=g, dtype=torch.float64),
+        a @ a.T + 0.1 * torch.eye(d, dtype=torch.float64),
+    )
 
 
 # --- forward process -----------------------------------------------------------------------------
 def test_linear_schedule_matches_published_values():
     betas = np.linspace(1e-4, 0.02, 1000)
     assert np.allclose(SCHEDULE.alpha_bar[1:].numpy(), np.cumprod(1 - betas), rtol=1e-12)
-    # Ho et al. (2020) schedule: abar_500 = 0.0786, abar_1000 = 4.04e-5 (shared/notes/science-references.md)
+    # Ho et al. (2020) schedule: abar_500 = 0.0786, abar_1000 = 4.04e-5
+    # (shared/notes/science-references.md)
     assert round(float(SCHEDULE.alpha_bar[500]), 4) == 0.0786
     assert float(SCHEDULE.alpha_bar[1000]) == pytest.approx(4.04e-5, rel=2e-3)
 
 
 def test_forward_marginal_equals_composed_one_step_kernels():
-    """q(x_t | x_0) in closed form agrees with t applications of q(x_s | x_{s-1}) = N(sqrt(1-beta_s) x, beta_s I)."""
+    """q(x_t | x_0) in closed form agrees with t applications of
+    q(x_s | x_{s-1}) = N(sqrt(1-beta_s) x, beta_s I)."""
     g = torch.Generator().manual_seed(0)
     x0 = torch.tensor([[1.5, -0.5]], dtype=torch.float64).expand(200_000, 2)
     for t in (1, 10, 300):
         x = x0.clone()
         for s in range(1, t + 1):
             beta = SCHEDULE.betas[s - 1]
-            x = (1 - beta).sqrt() * x + beta.sqrt() * torch.randn(x.shape, generator=g, dtype=torch.float64)
+            x = (1 - beta).sqrt() * x + beta.sqrt() * torch.randn(
+                x.shape, generator=g, dtype=torch.float64
+            )
         mean, std = df.forward_marginal(x0[:1], t, SCHEDULE)
-        assert torch.allclose(x.mean(0), mean[0], atol=4 * float(std[0, 0]) / math.sqrt(len(x)) + 1e-12)
+        assert torch.allclose(
+            x.mean(0), mean[0], atol=4 * float(std[0, 0]) / math.sqrt(len(x)) + 1e-12
+        )
         assert torch.allclose(x.std(0), std[0], rtol=0.01)
-        direct = df.q_sample(x0, t, SCHEDULE, torch.randn(x0.shape, generator=g, dtype=torch.float64))
+        direct = df.q_sample(
+            x0, t, SCHEDULE, torch.randn(x0.shape, generator=g, dtype=torch.float64)
+        )
         assert torch.allclose(direct.std(0), std[0], rtol=0.01)
 
 
@@ -73,7 +83,9 @@ def test_gaussian_denoiser_attains_the_closed_form_mmse():
         a, s = math.sqrt(abar), math.sqrt(1 - abar)
         xt = a * x0 + s * torch.randn(x0.shape, generator=g, dtype=torch.float64)
         error = ((gauss.denoise(xt, a, s) - x0) ** 2).sum(1)
-        assert float(error.mean()) == pytest.approx(gauss.mmse(a, s), abs=4 * float(error.std()) / math.sqrt(len(error)))
+        assert float(error.mean()) == pytest.approx(
+            gauss.mmse(a, s), abs=4 * float(error.std()) / math.sqrt(len(error))
+        )
         # any other linear denoiser does worse, e.g. the one of a slightly wrong covariance
         wrong = df.GaussianDenoiser(gauss.mean, 1.3 * gauss.cov)
         assert float(((wrong.denoise(xt, a, s) - x0) ** 2).sum(1).mean()) > float(error.mean())
@@ -82,12 +94,17 @@ def test_gaussian_denoiser_attains_the_closed_form_mmse():
 def test_gaussian_score_and_tweedie():
     gauss = random_gaussian(seed=2)
     a, s = 0.6, 0.8
-    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_()
-    marginal = torch.distributions.MultivariateNormal(a * gauss.mean, a**2 * gauss.cov + s**2 * torch.eye(3, dtype=torch.float64))
+    x = torch.randn(
+        5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    ).requires_grad_()
+    marginal = torch.distributions.MultivariateNormal(
+        a * gauss.mean, a**2 * gauss.cov + s**2 * torch.eye(3, dtype=torch.float64)
+    )
     autograd_score = torch.autograd.grad(marginal.log_prob(x).sum(), x)[0]
     x = x.detach()
     assert torch.allclose(gauss.score(x, a, s), autograd_score, atol=1e-10)
-    assert torch.allclose(gauss.denoise(x, a, s), (x + s**2 * autograd_score) / a, atol=1e-10)  # Tweedie
+    # Tweedie
+    assert torch.allclose(gauss.denoise(x, a, s), (x + s**2 * autograd_score) / a, atol=1e-10)
 
 
 def test_analytic_probability_flow_matches_numerical_integration():
@@ -96,11 +113,17 @@ def test_analytic_probability_flow_matches_numerical_integration():
 
     def rhs(t, y):
         x, abar = torch.tensor(y.reshape(-1, 3)), df.vp_alpha_bar(t)
-        return df.vp_pf_ode_drift(x.numpy(), t, gauss.score(x, math.sqrt(abar), math.sqrt(1 - abar)).numpy()).ravel()
+        return df.vp_pf_ode_drift(
+            x.numpy(), t, gauss.score(x, math.sqrt(abar), math.sqrt(1 - abar)).numpy()
+        ).ravel()
 
     x_start = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     for t_end in (0.5, 1e-3):
-        numeric = solve_ivp(rhs, (1.0, t_end), x_start.numpy().ravel(), rtol=1e-11, atol=1e-12).y[:, -1].reshape(-1, 3)
+        numeric = (
+            solve_ivp(rhs, (1.0, t_end), x_start.numpy().ravel(), rtol=1e-11, atol=1e-12)
+            .y[:, -1]
+            .reshape(-1, 3)
+        )
         analytic = gauss.pf_ode(x_start, df.vp_alpha_bar(1.0), df.vp_alpha_bar(t_end)).numpy()
         assert np.abs(numeric - analytic).max() < 1e-8
 
@@ -111,7 +134,11 @@ def test_mixture_denoiser_reduces_to_the_gaussian_one():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(7, 2, dtype=torch.float64, generator=g)
     alpha = torch.rand(7, 1, dtype=torch.float64, generator=g)
-    assert torch.allclose(mixture.denoise(x, alpha, (1 - alpha**2).sqrt()), gauss.denoise(x, alpha, (1 - alpha**2).sqrt()), atol=1e-10)
+    assert torch.allclose(
+        mixture.denoise(x, alpha, (1 - alpha**2).sqrt()),
+        gauss.denoise(x, alpha, (1 - alpha**2).sqrt()),
+        atol=1e-10,
+    )
 
 
 def test_exact_finite_set_score_only_returns_training_points():
@@ -119,22 +146,29 @@ def test_exact_finite_set_score_only_returns_training_points():
     exact = df.ExactEpsilon(df.MixtureDenoiser(train), SCHEDULE)
     noise = torch.randn(400, 2, generator=torch.Generator().manual_seed(1))
     samples = df.sample_ddim(exact, noise, SCHEDULE, 1000).x
-    # the schedule resolves noise down to sigma_1 = sqrt(1 - abar_1) = 0.01; the ODE ends within that of a training point
+    # the schedule resolves noise down to sigma_1 = sqrt(1 - abar_1) = 0.01; the ODE ends within
+    # that of a training point
     sigma_min = float((1 - SCHEDULE.alpha_bar[1]).sqrt())
     distances = nearest_distance(samples, train)
     assert float(distances.max()) < 3 * sigma_min and float(distances.median()) < 1e-4
-    assert len(torch.unique(torch.cdist(samples, train).argmin(1))) > 25  # many different points, not one
+    # many different points, not one
+    assert len(torch.unique(torch.cdist(samples, train).argmin(1))) > 25
 
 
 # --- losses and samplers --------------------------------------------------------------------------
 def test_ddpm_loss_of_the_exact_predictor_is_the_noise_mmse():
-    """For Gaussian data the optimal noise prediction error at step t is abar/(1-abar) times the x0 MMSE."""
+    """For Gaussian data the optimal noise prediction error at step t is abar/(1-abar) times the x0
+    MMSE."""
     gauss = random_gaussian(d=2, seed=4)
     exact = df.ExactEpsilon(gauss, SCHEDULE)
     x0 = gauss.sample(100_000, torch.Generator().manual_seed(0)).double()
-    losses = [float(df.ddpm_loss(exact, x0, SCHEDULE, torch.Generator().manual_seed(k))) for k in range(4)]
+    losses = [
+        float(df.ddpm_loss(exact, x0, SCHEDULE, torch.Generator().manual_seed(k))) for k in range(4)
+    ]
     abar = SCHEDULE.alpha_bar[1:].numpy()
-    expected = np.mean([ab / (1 - ab) * gauss.mmse(math.sqrt(ab), math.sqrt(1 - ab)) for ab in abar])
+    expected = np.mean(
+        [ab / (1 - ab) * gauss.mmse(math.sqrt(ab), math.sqrt(1 - ab)) for ab in abar]
+    )
     assert np.mean(losses) == pytest.approx(expected, rel=0.01)
 
 
@@ -144,12 +178,19 @@ def test_ancestral_sampler_is_the_eps_form_and_samples_the_gaussian():
     x_T = torch.randn(20_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     samples = df.sample_ddpm(exact, x_T, SCHEDULE, torch.Generator().manual_seed(1)).x
     # Ho et al. Algorithm 2, written out independently, with the same noise draws
-    x, g, abar, betas = x_T.clone(), torch.Generator().manual_seed(1), SCHEDULE.alpha_bar, SCHEDULE.betas
+    x, g, abar, betas = (
+        x_T.clone(),
+        torch.Generator().manual_seed(1),
+        SCHEDULE.alpha_bar,
+        SCHEDULE.betas,
+    )
     for t in range(1000, 0, -1):
         eps = exact(x, torch.tensor(t / 1000.0))
         x = (x - betas[t - 1] / (1 - abar[t]).sqrt() * eps) / (1 - betas[t - 1]).sqrt()
         if t > 1:
-            x = x + (betas[t - 1] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt() * torch.randn(x.shape, generator=g, dtype=x.dtype)
+            x = x + (betas[t - 1] * (1 - abar[t - 1]) / (1 - abar[t])).sqrt() * torch.randn(
+                x.shape, generator=g, dtype=x.dtype
+            )
     assert torch.allclose(samples, x, atol=1e-8)
     assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
     assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
@@ -163,14 +204,16 @@ def test_deterministic_samplers_with_exact_models_reach_the_gaussian():
     for samples in (ddim, flow):
         assert torch.allclose(samples.mean(0), gauss.mean, atol=0.05)
         assert torch.allclose(torch.cov(samples.T), gauss.cov, rtol=0.05, atol=0.05)
-    # the probability flow is deterministic: DDIM from x_T lands near the closed-form trajectory's end
+    # the probability flow is deterministic: DDIM from x_T lands near the closed-form
+    # trajectory's end
     closed = gauss.pf_ode(noise, float(SCHEDULE.alpha_bar[1000]), 1.0)
     assert float((ddim - closed).norm(dim=1).median()) < 0.05
 
 
 def exact_flow_matching_loss(gauss: df.GaussianDenoiser) -> float:
-    """E[flow-matching loss] of the exact velocity: with x_t = (1 - t) x_0 + t eps, eps - x_0 = (x_t - x_0) / t,
-    so the loss left is E_t tr Cov(x_0 | x_t) / t^2 = int_0^1 sum_k lambda_k / ((1 - t)^2 lambda_k + t^2) dt."""
+    """E[flow-matching loss] of the exact velocity: with x_t = (1 - t) x_0 + t eps,
+    eps - x_0 = (x_t - x_0) / t, so the loss left is
+    E_t tr Cov(x_0 | x_t) / t^2 = int_0^1 sum_k lambda_k / ((1 - t)^2 lambda_k + t^2) dt."""
     lam = gauss.eigenvalues.numpy()
     return quad(lambda t: float(np.sum(lam / ((1 - t) ** 2 * lam + t**2))), 0, 1)[0]
 
@@ -178,13 +221,20 @@ def exact_flow_matching_loss(gauss: df.GaussianDenoiser) -> float:
 def test_flow_matching_loss_of_the_exact_velocity_is_the_conditional_variance():
     gauss = random_gaussian(d=2, seed=9)
     exact = df.ExactVelocity(gauss)
-    losses = [float(df.flow_matching_loss(exact, gauss.sample(20_000, k), generator=100 + k)) for k in range(10)]
+    losses = [
+        float(df.flow_matching_loss(exact, gauss.sample(20_000, k), generator=100 + k))
+        for k in range(10)
+    ]
     standard_error = np.std(losses, ddof=1) / math.sqrt(len(losses))
-    assert abs(np.mean(losses) - exact_flow_matching_loss(gauss)) < 4 * standard_error, (np.mean(losses), standard_error)
+    assert abs(np.mean(losses) - exact_flow_matching_loss(gauss)) < 4 * standard_error, (
+        np.mean(losses),
+        standard_error,
+    )
 
 
 def test_flow_matching_loss_of_the_zero_model_and_its_draws():
-    """With v = 0 the loss is |eps - x_0|^2 for the draws t ~ U[0, 1), then eps ~ N(0, I): E = d + tr C + |m|^2."""
+    """With v = 0 the loss is |eps - x_0|^2 for the draws t ~ U[0, 1), then eps ~ N(0, I):
+    E = d + tr C + |m|^2."""
     gauss = random_gaussian(d=3, seed=10)
     zero = lambda x, time: torch.zeros_like(x)  # noqa: E731
     x0 = gauss.sample(50_000, torch.Generator().manual_seed(0))
@@ -192,25 +242,37 @@ def test_flow_matching_loss_of_the_zero_model_and_its_draws():
     torch.rand(len(x0), generator=g, dtype=x0.dtype)
     noise = torch.randn(x0.shape, generator=g, dtype=x0.dtype)
     per_point = ((noise - x0) ** 2).sum(-1)
-    assert float(df.flow_matching_loss(zero, x0, generator=1)) == pytest.approx(float(per_point.mean()), rel=1e-12)
+    assert float(df.flow_matching_loss(zero, x0, generator=1)) == pytest.approx(
+        float(per_point.mean()), rel=1e-12
+    )
     expected = 3 + float(gauss.cov.trace() + (gauss.mean**2).sum())
     assert abs(float(per_point.mean()) - expected) < 4 * float(per_point.std()) / math.sqrt(len(x0))
     # reproducible per generator: an integer seed, or a generator seeded alike, gives the same loss
     model = df.TimeMLP(3, 16, 1, generator=0).double()
-    same = [df.flow_matching_loss(model, x0[:256], g).item() for g in (5, torch.Generator().manual_seed(5), 5)]
+    same = [
+        df.flow_matching_loss(model, x0[:256], g).item()
+        for g in (5, torch.Generator().manual_seed(5), 5)
+    ]
     assert same[0] == same[1] == same[2] != df.flow_matching_loss(model, x0[:256], 6).item()
 
 
 def test_flow_matching_training_learns_a_gaussian():
-    """The flow-matching branch of train_diffusion (schedule=None): 600 steps of a tiny network on 4000 points of
-    a 2D Gaussian bring the loss within 5% of the exact velocity's expected loss, and 50 Euler steps of the
-    learned flow give samples whose mean and covariance are within 0.1 of the Gaussian's (entrywise)."""
+    """The flow-matching branch of train_diffusion (schedule=None): 600 steps of a tiny network on
+    4000 points of a 2D Gaussian bring the loss within 5% of the exact velocity's expected loss, and
+    50 Euler steps of the learned flow give samples whose mean and covariance are within 0.1 of the
+    Gaussian's (entrywise)."""
     gauss = df.GaussianDenoiser(torch.tensor([1.5, -0.5]), torch.tensor([[0.5, 0.2], [0.2, 0.3]]))
     data = gauss.sample(4000, torch.Generator().manual_seed(0))
     model = df.TimeMLP(2, 32, 1, generator=0)
-    losses = df.train_diffusion(model, data, None, n_steps=600, batch_size=256, generator=0, show_progress=False)
+    losses = df.train_diffusion(
+        model, data, None, n_steps=600, batch_size=256, generator=0, show_progress=False
+    )
     final, optimum = np.mean(losses[-100:]), exact_flow_matching_loss(gauss)
-    assert np.mean(losses[:20]) > 1.5 * final and abs(final / optimum - 1) < 0.05, (losses[:20], final, optimum)
+    assert np.mean(losses[:20]) > 1.5 * final and abs(final / optimum - 1) < 0.05, (
+        losses[:20],
+        final,
+        optimum,
+    )
     noise = torch.randn(4000, 2, generator=torch.Generator().manual_seed(10))
     run = df.sample_flow_matching(model, noise, 50, keep_all=True)
     assert run.steps == list(range(50, 0, -1)) and run.states.shape == (50, 4000, 2)
@@ -219,7 +281,8 @@ def test_flow_matching_training_learns_a_gaussian():
 
 
 def test_step_functions_are_the_samplers_loops():
-    """Driving ddpm_step / ddim_step / flow_matching_step by hand reproduces the samplers exactly."""
+    """Driving ddpm_step / ddim_step / flow_matching_step by hand reproduces the samplers
+    exactly."""
     gauss = random_gaussian(d=2, seed=11)
     schedule = df.NoiseSchedule.linear(50)
     eps_model, velocity = df.ExactEpsilon(gauss, schedule), df.ExactVelocity(gauss)
@@ -229,7 +292,7 @@ def test_step_functions_are_the_samplers_loops():
         x, _ = df.ddpm_step(eps_model(x, torch.tensor(t / 50)), t, x, schedule, g)
     assert torch.equal(x, df.sample_ddpm(eps_model, x_T, schedule, generator=1).x)
     x = x_T.clone()
-    for t, s in zip(range(50, 0, -5), range(45, -1, -5)):
+    for t, s in zip(range(50, 0, -5), range(45, -1, -5), strict=True):
         x, _ = df.ddim_step(eps_model(x, torch.tensor(t / 50)), t, s, x, schedule)
     assert torch.equal(x, df.sample_ddim(eps_model, x_T, schedule, 10).x)
     x = x_T.clone()
@@ -254,12 +317,15 @@ def test_gaussian_plus_network_starts_at_the_gaussian_model():
 def moons_model():
     train = two_moons(4000, 0.05, generator=0)
     model = df.TimeMLP(2, 64, 2)
-    df.train_diffusion(model, train, SCHEDULE, n_steps=1500, batch_size=128, generator=0, show_progress=False)
+    df.train_diffusion(
+        model, train, SCHEDULE, n_steps=1500, batch_size=128, generator=0, show_progress=False
+    )
     return model, train
 
 
 def test_trained_model_beats_the_gaussian_fit(moons_model):
-    """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer than the Gaussian fit's."""
+    """Energy distance to 2000 held-out points: the DDPM's ancestral samples are at least 3x closer
+    than the Gaussian fit's."""
     model, train = moons_model
     held_out = two_moons(2000, 0.05, generator=1)
     noise = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
@@ -268,16 +334,23 @@ def test_trained_model_beats_the_gaussian_fit(moons_model):
     ed_model, ed_gauss = energy_distance(samples, held_out), energy_distance(gaussian, held_out)
     assert ed_model < 0.01 and ed_model < ed_gauss / 3, (ed_model, ed_gauss)
     # and it does not copy its training set: its samples are no closer to it than fresh data are
-    assert float(nearest_distance(samples, train).median()) > float(nearest_distance(held_out, train).median())
+    assert float(nearest_distance(samples, train).median()) > float(
+        nearest_distance(held_out, train).median()
+    )
 
 
 def test_training_is_reproducible(moons_model):
     _, train = moons_model
     first = df.TimeMLP(2, 16, 1)
     second = copy.deepcopy(first)
-    losses = [df.train_diffusion(m, train, SCHEDULE, n_steps=50, generator=3, show_progress=False) for m in (first, second)]
+    losses = [
+        df.train_diffusion(m, train, SCHEDULE, n_steps=50, generator=3, show_progress=False)
+        for m in (first, second)
+    ]
     assert losses[0] == losses[1]
-    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+    assert all(
+        torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters(), strict=True)
+    )
 
 
 def test_ensemble_members_are_the_networks_it_was_built_from():
@@ -297,11 +370,14 @@ def test_ensemble_members_are_the_networks_it_was_built_from():
 
 
 def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
-    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024, and
-    the two models' samples from the same noise converge to each other (lecture 06, section 7)."""
+    """Kadkhodaie et al. (2024): ratio d(x_A, D_A)/d(x_A, D_B) near 0 for N=4, near 1 for N=1024,
+    and the two models' samples from the same noise converge to each other
+    (lecture 06, section 7)."""
     pool = two_moons(2048, 0.05, generator=10)
     noise = torch.randn(500, 2, generator=torch.Generator().manual_seed(4))
-    small, large = df.half_split_sweep([pool], [4, 1024], SCHEDULE, noise, n_steps=1000, generator=0)[0]
+    small, large = df.half_split_sweep(
+        [pool], [4, 1024], SCHEDULE, noise, n_steps=1000, generator=0
+    )[0]
     assert small.ratio < 0.4 and large.ratio > 0.85, (small.ratio, large.ratio)
     assert large.a_b_distance < small.a_b_distance / 3
     with pytest.raises(ValueError, match="disjoint"):
@@ -309,7 +385,8 @@ def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
 
 
 def test_denoising_error_of_the_exact_gaussian_predictor():
-    """At step t the optimal eps-error is abar/(1 - abar) times the x0 MMSE (to its standard error)."""
+    """At step t the optimal eps-error is abar/(1 - abar) times the x0 MMSE (to its standard
+    error)."""
     gauss = random_gaussian(d=3, seed=8)
     x0 = gauss.sample(50_000, torch.Generator().manual_seed(0))
     exact = df.ExactEpsilon(gauss, SCHEDULE)
@@ -326,10 +403,22 @@ def test_learned_score_hallucinates_between_modes_and_x0_variance_flags_it():
     means = torch.tensor([[-2.0], [0.0], [2.0]])
     mixture = df.MixtureDenoiser(means, 0.1)
     model = df.TimeMLP(1, 64, 2)
-    df.train_diffusion(model, mixture.sample(4000, torch.Generator().manual_seed(0)), schedule, n_steps=1500, batch_size=128, generator=0, show_progress=False)
+    df.train_diffusion(
+        model,
+        mixture.sample(4000, torch.Generator().manual_seed(0)),
+        schedule,
+        n_steps=1500,
+        batch_size=128,
+        generator=0,
+        show_progress=False,
+    )
     noise = torch.randn(10_000, 1, generator=torch.Generator().manual_seed(1))
-    learned = df.sample_ddpm(model, noise, schedule, torch.Generator().manual_seed(2), keep=range(1, 21))
-    exact = df.sample_ddpm(df.ExactEpsilon(mixture, schedule), noise, schedule, torch.Generator().manual_seed(2))
+    learned = df.sample_ddpm(
+        model, noise, schedule, torch.Generator().manual_seed(2), keep=range(1, 21)
+    )
+    exact = df.sample_ddpm(
+        df.ExactEpsilon(mixture, schedule), noise, schedule, torch.Generator().manual_seed(2)
+    )
     between = lambda x: (x - means.T).abs().min(1).values > 0.5  # noqa: E731  (5 standard deviations from every mode)
     assert int(between(exact.x).sum()) == 0
     flagged = between(learned.x)
@@ -345,13 +434,20 @@ def test_two_sample_metrics():
     shifted = y + torch.tensor([0.5, 0.0, 0.0])
     assert abs(energy_distance(x, y)) < 0.01 and energy_distance(x, shifted) > 0.1
     assert abs(mmd(x, y)) < 0.01 and mmd(x, shifted) > 0.05
-    # energy distance of two Gaussians N(0, 1), N(m, 1) in 1D: 2 E|X-Y| - 2 E|X-X'| with E|Z| for Z ~ N(m, 2)
+    # energy distance of two Gaussians N(0, 1), N(m, 1) in 1D: 2 E|X-Y| - 2 E|X-X'| with E|Z|
+    # for Z ~ N(m, 2)
     m = 1.0
     s = math.sqrt(2)
-    expected = 2 * (s * math.sqrt(2 / math.pi) * math.exp(-m**2 / (2 * s**2)) + m * math.erf(m / (s * math.sqrt(2)))) - 2 * s * math.sqrt(2 / math.pi)
+    expected = 2 * (
+        s * math.sqrt(2 / math.pi) * math.exp(-(m**2) / (2 * s**2))
+        + m * math.erf(m / (s * math.sqrt(2)))
+    ) - 2 * s * math.sqrt(2 / math.pi)
     big = torch.randn(4000, 1, generator=g), torch.randn(4000, 1, generator=g) + m
     assert energy_distance(*big) == pytest.approx(expected, abs=0.03)
-    assert torch.allclose(nearest_distance(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0]])), torch.tensor([1.0], dtype=torch.float64))
+    assert torch.allclose(
+        nearest_distance(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [1.0, 0.0]])),
+        torch.tensor([1.0], dtype=torch.float64),
+    )
     with pytest.raises(ValueError, match="different dimensions"):
         energy_distance(x, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="NaN"):
@@ -359,28 +455,32 @@ def test_two_sample_metrics():
 
 
 def test_energy_distance_noise_floor_on_two_moons():
-    """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero against the
-    2000-point test set, the scale below which two samplers cannot be told apart."""
+    """Lecture 06: an i.i.d. sample of the true two-moons distribution scores within +-0.002 of zero
+    against the 2000-point test set, the scale below which two samplers cannot be told apart."""
     test_set = torch.tensor(two_moons(2000, 0.05, generator=1), dtype=torch.float32)
     pool = torch.tensor(two_moons(200_000, 0.05, generator=2), dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
-    floor = [energy_distance(pool[torch.randperm(len(pool), generator=g)[:2000]], test_set) for _ in range(5)]
+    floor = [
+        energy_distance(pool[torch.randperm(len(pool), generator=g)[:2000]], test_set)
+        for _ in range(5)
+    ]
     assert max(abs(f) for f in floor) < 0.002
-    off = energy_distance(pool[:2000] + torch.tensor([0.1, 0.0]), test_set)  # a shift of a tenth of a standard deviation
+    # a shift of a tenth of a standard deviation
+    off = energy_distance(pool[:2000] + torch.tensor([0.1, 0.0]), test_set)
     assert off > 0.002
 
 
 def test_two_moons_draws_share_their_arc_positions():
-    """scikit-learn places the points evenly along the arcs; seeds change only the order and the noise, so i.i.d.
-    points come from a random subset of a large draw (as in lecture 06)."""
+    """scikit-learn places the points evenly along the arcs; seeds change only the order and the
+    noise, so i.i.d. points come from a random subset of a large draw (as in lecture 06)."""
     a, b = two_moons(500, 0.0, generator=1), two_moons(500, 0.0, generator=2)
     assert np.allclose(np.sort(a, axis=0), np.sort(b, axis=0))
 
 
 def test_outline_first_for_the_digits_gaussian_model():
-    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the digits'
-    Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its final value
-    than the fine remainder at every step before the end."""
+    """Wang & Vastola (2023a), lecture 06 section 10: along the exact probability flow of the
+    digits' Gaussian model, the centred coarse part (2x2 block averages) of x0_hat is closer to its
+    final value than the fine remainder at every step before the end."""
     from course_lib.data import load_digits_split
 
     train = torch.tensor(load_digits_split().train, dtype=torch.float64) / 8 - 1
@@ -397,6 +497,8 @@ def test_outline_first_for_the_digits_gaussian_model():
     final = coarse_and_fine(gauss.pf_ode(x_T, float(abar[1000]), 1.0))
     for t in (900, 500, 200, 50, 10):
         a, s = math.sqrt(float(abar[t])), math.sqrt(1 - float(abar[t]))
-        guess = coarse_and_fine(gauss.denoise(gauss.pf_ode(x_T, float(abar[1000]), float(abar[t])), a, s))
-        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final))
+        guess = coarse_and_fine(
+            gauss.denoise(gauss.pf_ode(x_T, float(abar[1000]), float(abar[t])), a, s)
+        )
+        coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final, strict=True))
         assert coarse < fine, (t, float(coarse), float(fine))

@@ -10,7 +10,9 @@ from course_lib import flows as fl
 from course_lib import sampling as sm
 from course_lib.data import checkerboard, load_digits_split, rings, two_moons
 
-MOONS_ENTROPY = 1.12  # differential entropy of standardized two moons at noise 0.05, nats (reference notes)
+MOONS_ENTROPY = (
+    1.12  # differential entropy of standardized two moons at noise 0.05, nats (reference notes)
+)
 
 
 LAYERS = {
@@ -53,9 +55,12 @@ def test_every_layer_is_a_flow_layer_and_the_base_class_is_abstract():
 
 def dequantized_cdf(column, n_levels, smoothing, y):
     """CDF at y of the data column spread uniformly over unit bins [v, v + 1), plus ``smoothing``
-    pseudo-observations spread over every bin [k, k + 1): written from the definition, not the layer."""
+    pseudo-observations spread over every bin [k, k + 1): written from the definition, not the
+    layer."""
     spread = lambda values: np.clip(y[:, None] - values[None, :], 0.0, 1.0).sum(1)  # noqa: E731
-    return (spread(column) + smoothing * spread(np.arange(n_levels))) / (len(column) + smoothing * n_levels)
+    return (spread(column) + smoothing * spread(np.arange(n_levels))) / (
+        len(column) + smoothing * n_levels
+    )
 
 
 def test_marginal_gaussianization_by_hand():
@@ -66,7 +71,9 @@ def test_marginal_gaussianization_by_hand():
     cdf = np.array([0.25, 0.625, 0.875])
     np.testing.assert_allclose(z[:, 0].numpy(), stats.norm.ppf(cdf), atol=1e-12)
     density = np.array([0.5, 0.25, 0.25])
-    np.testing.assert_allclose(log_det.numpy(), np.log(density) - stats.norm.logpdf(stats.norm.ppf(cdf)), atol=1e-12)
+    np.testing.assert_allclose(
+        log_det.numpy(), np.log(density) - stats.norm.logpdf(stats.norm.ppf(cdf)), atol=1e-12
+    )
 
 
 def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits():
@@ -75,24 +82,45 @@ def test_marginal_gaussianization_matches_the_dequantized_frequencies_of_digits(
     u = 0.01 + 0.98 * np.random.default_rng(0).random((20, 64))  # off the bin edges
     y = torch.tensor(digits.test[:20] + u)
     z, log_det = layer(y)
-    cdf = np.stack([dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy()) for j in range(64)], 1)
-    np.testing.assert_allclose(z.numpy(), stats.norm.ppf(cdf), atol=2e-5)  # the layer's tables are float32
+    cdf = np.stack(
+        [dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy()) for j in range(64)], 1
+    )
+    # the layer's tables are float32
+    np.testing.assert_allclose(z.numpy(), stats.norm.ppf(cdf), atol=2e-5)
     # dz/dy = p(y) / phi(z), with the density p the slope of the reference CDF
     h = 1e-3  # the CDF is linear within a bin, and u + h stays inside it
-    slope = np.stack([(dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy() + h) - cdf[:, j]) / h for j in range(64)], 1)
+    slope = np.stack(
+        [
+            (dequantized_cdf(digits.train[:, j], 17, 0.5, y[:, j].numpy() + h) - cdf[:, j]) / h
+            for j in range(64)
+        ],
+        1,
+    )
     expected = (np.log(slope) - stats.norm.logpdf(stats.norm.ppf(cdf))).sum(1)
     np.testing.assert_allclose(log_det.numpy(), expected, atol=1e-4)
     torch.testing.assert_close(layer.inverse(z), y, atol=1e-10, rtol=0)
-    # Alone, it is the model of independent (smoothed) pixel frequencies: log p(y) = sum_j log pi_j(floor y_j).
-    counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(1)  # (20 images, 64 pixels)
+    # Alone, it is the model of independent (smoothed) pixel frequencies:
+    # log p(y) = sum_j log pi_j(floor y_j).
+    # (20 images, 64 pixels)
+    counts = (digits.train[None, :, :] == digits.test[:20, None, :]).sum(1)
     expected = np.log((counts + 0.5) / (len(digits.train) + 0.5 * 17)).sum(1)
-    np.testing.assert_allclose(fl.Flow([layer], 64).log_prob(y).detach().numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(
+        fl.Flow([layer], 64).log_prob(y).detach().numpy(), expected, atol=1e-4
+    )
 
 
-@pytest.mark.parametrize("maker", [lambda: fl.nice(2, 4, 16, generator=0), lambda: fl.realnvp(2, 4, 16, generator=0), lambda: fl.glow(2, 2, 16, generator=0)])
+@pytest.mark.parametrize(
+    "maker",
+    [
+        lambda: fl.nice(2, 4, 16, generator=0),
+        lambda: fl.realnvp(2, 4, 16, generator=0),
+        lambda: fl.glow(2, 2, 16, generator=0),
+    ],
+)
 def test_density_integrates_to_one(maker):
     flow = fl.randomize_parameters(maker(), scale=0.1, generator=5)  # float64
-    assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(1.0, abs=2e-3)  # random flows spread widely
+    # random flows spread widely
+    assert fl.grid_integral(flow, lim=20.0, n=1500) == pytest.approx(1.0, abs=2e-3)
 
 
 def test_grid_integral_leaves_the_flow_as_it_was():
@@ -103,7 +131,10 @@ def test_grid_integral_leaves_the_flow_as_it_was():
     assert not flow.layers[0].initialized  # the actnorm did not initialize itself on the grid
     after = flow.state_dict()
     assert all(after[k].dtype == v.dtype and torch.equal(after[k], v) for k, v in before.items())
-    assert all(p.dtype == torch.float64 for p in flow.parameters()) and flow.base_mean.dtype == torch.float64
+    assert (
+        all(p.dtype == torch.float64 for p in flow.parameters())
+        and flow.base_mean.dtype == torch.float64
+    )
 
 
 def gaussian_flow():
@@ -114,7 +145,9 @@ def gaussian_flow():
         actnorm.bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
         actnorm.log_scale.copy_(torch.tensor([0.3, -0.4, 0.1]))
     flow = fl.Flow([actnorm, mixing], 3).double().eval()
-    A = torch.diag(torch.exp(-actnorm.log_scale.detach())) @ torch.linalg.inv(mixing.weight().detach())
+    A = torch.diag(torch.exp(-actnorm.log_scale.detach())) @ torch.linalg.inv(
+        mixing.weight().detach()
+    )
     return flow, actnorm.bias.detach().numpy(), (A @ A.T).numpy()
 
 
@@ -124,7 +157,9 @@ def test_samples_of_a_known_affine_flow_follow_its_gaussian():
         x = flow.sample(200_000, generator=0)
         log_p = flow.log_prob(x[:100])
     assert x.dtype == torch.float64
-    np.testing.assert_allclose(log_p.numpy(), stats.multivariate_normal(mean, cov).logpdf(x[:100].numpy()), atol=1e-10)
+    np.testing.assert_allclose(
+        log_p.numpy(), stats.multivariate_normal(mean, cov).logpdf(x[:100].numpy()), atol=1e-10
+    )
     standard_error = np.sqrt(np.diag(cov) / len(x))
     assert np.all(np.abs(x.mean(0).numpy() - mean) < 5 * standard_error)
     np.testing.assert_allclose(np.cov(x.numpy(), rowvar=False), cov, atol=0.02 * np.abs(cov).max())
@@ -140,12 +175,21 @@ def test_sample_works_without_parameters_in_any_dtype_and_repeats_with_a_generat
         assert first.dtype == torch.float64 and first.shape == (5, 2)
         assert torch.equal(first, again) and not torch.equal(first, other)
     g = torch.Generator().manual_seed(3)
-    assert torch.equal(fl.Flow([], 2).sample(4, generator=g), torch.randn(4, 2, generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(
+        fl.Flow([], 2).sample(4, generator=g),
+        torch.randn(4, 2, generator=torch.Generator().manual_seed(3)),
+    )
 
 
 def test_train_flow_keeps_the_flow_dtype():
     flow = fl.realnvp(2, 2, 8, generator=0).double()
-    losses = fl.train_flow(flow, torch.tensor(two_moons(200, generator=0), dtype=torch.float32), n_steps=5, batch_size=16, show_progress=False)
+    losses = fl.train_flow(
+        flow,
+        torch.tensor(two_moons(200, generator=0), dtype=torch.float32),
+        n_steps=5,
+        batch_size=16,
+        show_progress=False,
+    )
     assert len(losses) == 5 and all(p.dtype == torch.float64 for p in flow.parameters())
 
 
@@ -173,8 +217,13 @@ def test_flow_rejects_bad_shapes():
 def phi4_samples(kappa, lam, n_sites=8):
     """The lecture's HMC run: 4000 chains, 150 steps, every 50th kept (12000 configurations)."""
     chains = sm.hmc(
-        lambda x: -fl.phi4_action(x, kappa, lam), torch.zeros(4000, n_sites, dtype=torch.float64),
-        step=0.2, n_leapfrog=10, n_steps=150, keep_every=50, generator=torch.Generator().manual_seed(0),
+        lambda x: -fl.phi4_action(x, kappa, lam),
+        torch.zeros(4000, n_sites, dtype=torch.float64),
+        step=0.2,
+        n_leapfrog=10,
+        n_steps=150,
+        keep_every=50,
+        generator=torch.Generator().manual_seed(0),
     )
     return chains.samples.reshape(-1, n_sites)
 
@@ -196,7 +245,8 @@ def test_gaussian_chain_readout_recovers_half_the_inverse_covariance():
     coefficients = fl.effective_action_coefficients(flow.double().log_prob, data[:5000])
     half_precision = 0.5 * np.linalg.inv(np.cov(data.numpy(), rowvar=False))
     n = data.shape[1]
-    # S = x^T A x with A = Sigma^-1 / 2: the x_i^2 coefficient is A_ii, the x_i x_{i+1} one 2 A_{i,i+1}.
+    # S = x^T A x with A = Sigma^-1 / 2: the x_i^2 coefficient is A_ii,
+    # the x_i x_{i+1} one 2 A_{i,i+1}.
     neighbour = [2 * half_precision[i, (i + 1) % n] for i in range(n)]
     np.testing.assert_allclose(coefficients["quadratic"], np.diag(half_precision), atol=0.06)
     np.testing.assert_allclose(coefficients["nearest_neighbour"], neighbour, atol=0.06)
@@ -211,7 +261,14 @@ def test_interacting_chain_readout_coupling_right_quartic_biased_low_and_growing
     data = phi4_samples(kappa, lam)
     flow, stages = fl.realnvp(n, 8, 64, generator=0), []
     for stage in range(2):
-        fl.train_flow(flow.float(), data, n_steps=500, batch_size=512, generator=1 + stage, show_progress=False)
+        fl.train_flow(
+            flow.float(),
+            data,
+            n_steps=500,
+            batch_size=512,
+            generator=1 + stage,
+            show_progress=False,
+        )
         stages.append(fl.effective_action_coefficients(flow.double().log_prob, data[:5000]))
     readout, truth = stages[-1], fl.phi4_coefficients(kappa, lam, n)
     for term in ("linear", "nearest_neighbour", "next_nearest"):
@@ -228,7 +285,9 @@ def rings_entropy_monte_carlo(n=200_000, sigma=0.08):
     """-E log p for the rings, p(x) = q(r) / (2 pi r), q the radial mixture, on fresh samples."""
     x = rings(n, sigma, generator=5)
     r = np.hypot(x[:, 0], x[:, 1])
-    q = sum(np.exp(-((r - r0) ** 2) / (2 * sigma**2)) for r0 in (1.0, 2.0)) / (2 * np.sqrt(2 * np.pi) * sigma)
+    q = sum(np.exp(-((r - r0) ** 2) / (2 * sigma**2)) for r0 in (1.0, 2.0)) / (
+        2 * np.sqrt(2 * np.pi) * sigma
+    )
     log_p = np.log(q / (2 * np.pi * r))
     return -log_p.mean(), log_p.std() / np.sqrt(n)
 
@@ -236,14 +295,27 @@ def rings_entropy_monte_carlo(n=200_000, sigma=0.08):
 def test_rings_are_the_hardest_of_the_three_densities_by_kl():
     """Lecture 05 section 2: test NLL minus the data entropy is largest for the rings."""
     entropy_rings, error = rings_entropy_monte_carlo()
-    assert entropy_rings == pytest.approx(1.769, abs=max(5 * error, 0.005))  # the lecture's quadrature
+    # the lecture's quadrature
+    assert entropy_rings == pytest.approx(1.769, abs=max(5 * error, 0.005))
     entropy = {"rings": entropy_rings, "checkerboard": np.log(8)}  # uniform on 8 unit squares
     kl = {}
-    for col, (name, make) in enumerate({"rings": rings, "checkerboard": checkerboard}.items(), start=1):
+    for col, (name, make) in enumerate(
+        {"rings": rings, "checkerboard": checkerboard}.items(), start=1
+    ):
         flow = fl.realnvp(2, 8, 64, generator=0)
-        fl.train_flow(flow, torch.tensor(make(4000, generator=0)), n_steps=500, generator=col, show_progress=False)
+        fl.train_flow(
+            flow,
+            torch.tensor(make(4000, generator=0)),
+            n_steps=500,
+            generator=col,
+            show_progress=False,
+        )
         with torch.no_grad():
-            nll = -flow.log_prob(torch.tensor(make(2000, generator=1), dtype=torch.float32)).mean().item()
+            nll = (
+                -flow.log_prob(torch.tensor(make(2000, generator=1), dtype=torch.float32))
+                .mean()
+                .item()
+            )
         assert nll > entropy[name] - 0.05  # a cross-entropy is never below the entropy
         kl[name] = nll - entropy[name]
     assert kl["rings"] > kl["checkerboard"] + 0.1

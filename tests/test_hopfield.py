@@ -43,14 +43,19 @@ def test_energy_never_increases_under_asynchronous_updates(seed):
 
 
 def test_storkey_matches_its_definition_term_by_term():
-    """The library's rank-2 update equals Storkey's rule written with explicit loops over i, j, k."""
+    """The library's rank-2 update equals Storkey's rule written with explicit loops
+    over i, j, k."""
     rng = np.random.default_rng(7)
     x = random_patterns(rng, 4, 7)
     n = x.shape[1]
     W = np.zeros((n, n))
     for xi in x.astype(float):
-        h = np.array([[sum(W[i, k] * xi[k] for k in range(n) if k not in (i, j)) for j in range(n)]
-                      for i in range(n)])
+        h = np.array(
+            [
+                [sum(W[i, k] * xi[k] for k in range(n) if k not in (i, j)) for j in range(n)]
+                for i in range(n)
+            ]
+        )
         W = W + (np.outer(xi, xi) - xi[:, None] * h.T - h * xi[None, :]) / n
         np.fill_diagonal(W, 0.0)
     np.testing.assert_allclose(hp.storkey(x), W, atol=1e-12)
@@ -98,11 +103,14 @@ def test_mixture_states_are_spurious_minima_with_higher_energy():
     m = hp.overlap(mix, x)
     sd = np.sqrt(3 / (4 * n))
     assert np.all(np.abs(m - 0.5) < 3 * sd)
-    # E/N = -1/2 sum_mu m_mu^2 + P/(2N) exactly (the zero diagonal), so -3/8 within 3 sd of sum m^2/2
+    # E/N = -1/2 sum_mu m_mu^2 + P/(2N) exactly (the zero diagonal), so -3/8 within 3 sd of
+    # sum m^2/2
     assert hp.energy(W, mix) / n == pytest.approx(-0.5 * np.sum(m**2) + 3 / (2 * n), abs=1e-12)
     assert abs(hp.energy(W, mix) / n + 3 / 8) < 3 * np.sqrt(3) * 0.5 * sd
     m_x = hp.overlap(x, x)
-    np.testing.assert_allclose(hp.energy(W, x) / n, -0.5 * np.sum(m_x**2, 1) + 3 / (2 * n), atol=1e-12)
+    np.testing.assert_allclose(
+        hp.energy(W, x) / n, -0.5 * np.sum(m_x**2, 1) + 3 / (2 * n), atol=1e-12
+    )
     assert np.all(np.abs(hp.energy(W, x) / n + 1 / 2) < 0.01)
     settled, _ = hp.recall(W, mix, generator=rng)
     np.testing.assert_array_equal(settled, mix)  # a fixed point: every field has the sign of s_i
@@ -115,7 +123,8 @@ def test_ags_theory():
     np.testing.assert_allclose(hp.ags_overlap(np.array([0.10, 0.12])), [0.998, 0.993], atol=1e-3)
     assert float(hp.ags_overlap(0.2)) == 0.0
     # The library solves a reduced equation; check it against direct fixed-point iteration of the
-    # three AGS equations from m = 1, and alpha_c against the largest load where iteration retrieves.
+    # three AGS equations from m = 1, and alpha_c against the largest load where iteration
+    # retrieves.
     from scipy.special import erf
 
     alpha, m, r = 0.1, 1.0, 1.0
@@ -150,7 +159,8 @@ def test_hebbian_capacity_at_n_1000_is_smeared_around_alpha_c():
 
 
 def test_storkey_is_stable_where_hebbian_fails():
-    """At alpha = 0.20, where the Hebbian overlap is below 0.5 (previous test), Storkey retrieves."""
+    """At alpha = 0.20, where the Hebbian overlap is below 0.5 (previous test), Storkey
+    retrieves."""
     rng = np.random.default_rng(4)
     assert hp.retrieval_overlap(1000, 0.20, rule="storkey", generator=rng) > 0.99
 
@@ -161,15 +171,23 @@ def test_modern_update_is_softmax_attention():
     written out pattern by pattern in numpy; its limits: one stored pattern is returned whatever
     the query, beta = 0 gives the mean pattern, large beta the pattern most aligned with xi."""
     g = torch.Generator().manual_seed(0)
-    X, xi, beta = torch.randn(30, 16, generator=g, dtype=torch.float64), torch.randn(4, 16, generator=g, dtype=torch.float64), 0.7
+    X, xi, beta = (
+        torch.randn(30, 16, generator=g, dtype=torch.float64),
+        torch.randn(4, 16, generator=g, dtype=torch.float64),
+        0.7,
+    )
     sdpa = torch.nn.functional.scaled_dot_product_attention
-    torch.testing.assert_close(hp.modern_update(X, xi, beta), sdpa(xi[None], X[None], X[None], scale=beta)[0])
+    torch.testing.assert_close(
+        hp.modern_update(X, xi, beta), sdpa(xi[None], X[None], X[None], scale=beta)[0]
+    )
     x, q = X.numpy(), xi.numpy()
     for b in range(len(q)):
         logits = [beta * float(np.dot(x[mu], q[b])) for mu in range(len(x))]
         weights = np.exp(np.array(logits) - max(logits))
         expected = sum(w * x[mu] for mu, w in enumerate(weights)) / weights.sum()
-        np.testing.assert_allclose(hp.modern_update(X, xi[b], beta).numpy(), expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            hp.modern_update(X, xi[b], beta).numpy(), expected, rtol=1e-12, atol=1e-12
+        )
     torch.testing.assert_close(hp.modern_update(X[:1], xi, 5.0), X[:1].expand(4, -1))
     torch.testing.assert_close(hp.modern_update(X, xi, 0.0), X.mean(0).expand(4, -1))
     nearest = (xi @ X.T).argmax(1)
@@ -261,7 +279,7 @@ def test_pseudolikelihood_reads_nearest_neighbour_couplings_of_the_ising_model()
     assert np.abs(J_pl[~neighbours & ~np.eye(L * L, dtype=bool)]).max() < 0.06
 
 
-# ----------------------------------------------------------------------------- input checks and data
+# ---------------------------------------------------------------------------- input checks and data
 def test_bad_input_is_rejected_with_clear_messages():
     with pytest.raises(ValueError, match=r"\+1 and -1"):
         hp.hebbian(np.zeros((2, 4)))
@@ -289,8 +307,11 @@ def test_digits_data():
 
 def test_projection_rule_stores_correlated_digit_prototypes_that_hebb_cannot():
     prototypes = digit_prototypes()
-    assert np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5  # strongly correlated
-    np.testing.assert_array_equal(hp.synchronous_update(hp.projection(prototypes), prototypes), prototypes)
+    # strongly correlated
+    assert np.abs(hp.overlap(prototypes, prototypes) - np.eye(10)).max() > 0.5
+    np.testing.assert_array_equal(
+        hp.synchronous_update(hp.projection(prototypes), prototypes), prototypes
+    )
     hebb = hp.synchronous_update(hp.hebbian(prototypes), prototypes)
     assert not np.all(hebb == prototypes)
     with pytest.raises(ValueError, match="independent"):

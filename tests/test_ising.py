@@ -18,7 +18,8 @@ TABLE_F = np.array([-2.008443, -2.051586, -2.198410, -2.447648])
 
 # ----------------------------------------------------------------------------- exact formulas
 def test_critical_temperature():
-    assert ising.T_C == pytest.approx(2.269185314213022, abs=1e-12)  # Onsager's value, published digits
+    # Onsager's value, published digits
+    assert ising.T_C == pytest.approx(2.269185314213022, abs=1e-12)
     assert np.sinh(2 / ising.T_C) == pytest.approx(1.0)  # Kramers-Wannier self-duality
 
 
@@ -63,7 +64,9 @@ def test_delta_energy_equals_energy_difference():
         flipped = spins.copy()
         flipped[i, j] *= -1
         n = spins.size
-        diff = n * (ising.lattice_energy(flipped, J=0.7, h=0.3) - ising.lattice_energy(spins, J=0.7, h=0.3))
+        diff = n * (
+            ising.lattice_energy(flipped, J=0.7, h=0.3) - ising.lattice_energy(spins, J=0.7, h=0.3)
+        )
         assert dE[i, j] == pytest.approx(diff)
 
 
@@ -102,7 +105,9 @@ def test_sampler_layout_round_trip_and_observables():
 def test_an_integer_seed_is_a_generator_on_the_samplers_device():
     runs = []
     for generator in (7, torch.Generator().manual_seed(7), 8):
-        sim = ising.CheckerboardMetropolis(16, [2.2], replicas=2, start="hot", generator=generator, device="cpu")
+        sim = ising.CheckerboardMetropolis(
+            16, [2.2], replicas=2, start="hot", generator=generator, device="cpu"
+        )
         sim.sweep(20)
         runs.append(sim.spins().numpy())
     assert np.array_equal(runs[0], runs[1]) and not np.array_equal(runs[0], runs[2])
@@ -123,7 +128,7 @@ def _exact_half_sweep_matrix(states: np.ndarray, beta: float, colour: int) -> np
         accept = np.minimum(1.0, np.exp(-beta * ising.delta_energy(s)))
         for flips in itertools.product([0, 1], repeat=len(sites)):
             t, p = s.copy(), 1.0
-            for flip, site in zip(flips, sites):
+            for flip, site in zip(flips, sites, strict=True):
                 p *= accept[site] if flip else 1 - accept[site]
                 t[site] *= -1 if flip else 1
             P[a, _index(t[None])[0]] += p
@@ -155,7 +160,9 @@ def test_one_sweep_detailed_balance_on_2x2_lattice():
         sigma = np.sqrt(exact[colour] * (1 - exact[colour]) / replicas) + 1e-12
         assert np.all(np.abs(observed - exact[colour]) < 5 * sigma + 1e-9)
         flow = boltzmann[:, None] * observed
-        np.testing.assert_allclose(flow, flow.T, atol=5 * np.sqrt(boltzmann.max() / replicas) * boltzmann.max())
+        np.testing.assert_allclose(
+            flow, flow.T, atol=5 * np.sqrt(boltzmann.max() / replicas) * boltzmann.max()
+        )
     # A full sweep (both colours) keeps the Boltzmann distribution stationary (global balance) ...
     full = exact[0] @ exact[1]
     np.testing.assert_allclose(boltzmann @ full, boltzmann, atol=1e-14)
@@ -239,7 +246,9 @@ def test_both_samplers_give_the_exact_energy_distribution_on_4x4(T):
     exact = ising.exact_energy_distribution(T)
     for energies in (ising.lattice_energy(plain), board.energy()[0]):
         assert ising.energy_chi_square(energies, *exact)[2] > 1e-3
-        assert ising.energy_chi_square(energies, *ising.exact_energy_distribution(T + 0.1))[2] < 1e-3
+        assert (
+            ising.energy_chi_square(energies, *ising.exact_energy_distribution(T + 0.1))[2] < 1e-3
+        )
 
 
 def test_plain_sweep_flips_by_the_metropolis_rule():
@@ -253,7 +262,9 @@ def test_plain_sweep_flips_by_the_metropolis_rule():
 
 @pytest.fixture(scope="module")
 def grid():
-    return ising.simulate(32, GRID_T, replicas=16, n_equilibrate=500, n_measure=2000, generator=0, show_progress=False)
+    return ising.simulate(
+        32, GRID_T, replicas=16, n_equilibrate=500, n_measure=2000, generator=0, show_progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +287,8 @@ def test_magnetization_matches_yang_below_tc(thermodynamics):
     exact = ising.yang_magnetization(TABLE_T[below])
     error = np.abs(thermodynamics.abs_magnetization[below] - exact)
     assert np.all(error < 4 * thermodynamics.abs_magnetization_err[below])
-    assert np.all(thermodynamics.abs_magnetization[~below] < 0.3)  # finite-size remnant ~ 1/L, not 0
+    # finite-size remnant ~ 1/L, not 0
+    assert np.all(thermodynamics.abs_magnetization[~below] < 0.3)
 
 
 def test_response_functions_are_positive(thermodynamics):
@@ -302,12 +314,19 @@ def test_finite_size_susceptibility_above_tc_is_gaussian_fraction(grid):
     ratio = grid.susceptibility[hot] / (32**2 * grid.square_magnetization[hot] / GRID_T[hot])
     np.testing.assert_allclose(ratio, 1 - 2 / np.pi, atol=0.012)
     cold = GRID_T <= 2.0  # below T_c chi' is a small fraction: <|m|>^2 is almost <m^2>
-    assert np.all(grid.susceptibility[cold] < 0.01 * 32**2 * grid.square_magnetization[cold] / GRID_T[cold])
+    assert np.all(
+        grid.susceptibility[cold] < 0.01 * 32**2 * grid.square_magnetization[cold] / GRID_T[cold]
+    )
 
 
 def test_binder_crossings_locate_tc():
     T = np.linspace(2.15, 2.40, 11)
-    curves = {L: ising.simulate(L, T, replicas=32, n_equilibrate=500, n_measure=2000, generator=L, show_progress=False).binder for L in (8, 16, 32)}
+    curves = {
+        L: ising.simulate(
+            L, T, replicas=32, n_equilibrate=500, n_measure=2000, generator=L, show_progress=False
+        ).binder
+        for L in (8, 16, 32)
+    }
     for small, large in [(8, 16), (16, 32)]:
         T_cross, U_cross = ising.binder_crossing(T, curves[small], curves[large])
         assert T_cross == pytest.approx(ising.T_C, rel=0.01)
@@ -364,7 +383,9 @@ def test_wolff_cures_critical_slowing_down():
     for _ in range(3000):
         sizes.append(ising.wolff_update(spins, ising.T_C, generator=rng))
         wolff.append(abs(spins.mean()))
-    tau_wolff_sweeps = integrated_autocorrelation_time(np.array(wolff[200:])) * np.mean(sizes) / 1024
+    tau_wolff_sweeps = (
+        integrated_autocorrelation_time(np.array(wolff[200:])) * np.mean(sizes) / 1024
+    )
     assert tau_metropolis > 10 * tau_wolff_sweeps
 
 
@@ -377,7 +398,8 @@ def _ring_brute_force(n: int, T: float, J: float, h: float):
 
 
 def _aitken(a: np.ndarray) -> float:
-    """Aitken's delta-squared limit of the last three terms of a geometrically converging sequence."""
+    """Aitken's delta-squared limit of the last three terms of a geometrically converging
+    sequence."""
     a0, a1, a2 = a[-3:]
     return a2 - (a2 - a1) ** 2 / ((a2 - a1) - (a1 - a0))
 
@@ -396,7 +418,9 @@ def test_chain_free_energy_and_magnetization_are_limits_of_enumerated_rings(T, h
         m.append(p @ s[:, 0])
     per_site = -T * _aitken(np.diff(log_z))
     assert per_site == pytest.approx(float(ising.chain_free_energy(T, J, h)), abs=1e-7)
-    assert _aitken(np.array(m)) == pytest.approx(float(ising.chain_magnetization(T, J, h)), abs=1e-7)
+    assert _aitken(np.array(m)) == pytest.approx(
+        float(ising.chain_magnetization(T, J, h)), abs=1e-7
+    )
 
 
 def test_ring_correlations_match_enumeration():
@@ -414,7 +438,10 @@ def test_chain_limits_and_no_transition():
     np.testing.assert_allclose(ising.chain_magnetization(T, h=0.0), 0.0)
     dh = 1e-6  # m = -df/dh
     np.testing.assert_allclose(
-        ising.chain_magnetization(T, h=0.2), -(ising.chain_free_energy(T, h=0.2 + dh) - ising.chain_free_energy(T, h=0.2 - dh)) / (2 * dh), rtol=1e-6
+        ising.chain_magnetization(T, h=0.2),
+        -(ising.chain_free_energy(T, h=0.2 + dh) - ising.chain_free_energy(T, h=0.2 - dh))
+        / (2 * dh),
+        rtol=1e-6,
     )
     # The infinite chain's <s_0 s_r> equals that of an open chain of any length at h = 0: the
     # bonds s_i s_(i+1) of an open chain are independent. Enumerate an open chain of 10 spins.
@@ -422,7 +449,9 @@ def test_chain_limits_and_no_transition():
     w = np.exp((s[:, 1:] * s[:, :-1]).sum(1) / 1.3)
     p = w / w.sum()
     for r in range(1, 8):
-        assert p @ (s[:, 2] * s[:, 2 + r]) == pytest.approx(float(ising.chain_correlation(r, 1.3)), rel=1e-12)
+        assert p @ (s[:, 2] * s[:, 2 + r]) == pytest.approx(
+            float(ising.chain_correlation(r, 1.3)), rel=1e-12
+        )
 
 
 # ----------------------------------------------------------------------------- mean field
@@ -433,7 +462,8 @@ def test_mean_field_solution_is_the_minimum_of_the_variational_free_energy():
         assert m_star == pytest.approx(np.tanh(4 * m_star / T), abs=1e-9)  # self-consistency
         best = m_grid[np.argmin(ising.mean_field_free_energy(m_grid, T))]
         assert abs(m_star) == pytest.approx(abs(best), abs=1e-4)
-    assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(0.0, abs=1e-9)  # T_c^MF = zJ = 4
+    # T_c^MF = zJ = 4
+    assert float(ising.mean_field_magnetization(4.5)) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("h", [0.0, 0.3, -0.2])
@@ -489,8 +519,12 @@ def test_symmetric_trial_state_is_a_bound_that_never_orders():
     f = ising.onsager_free_energy(T)
     assert np.all(-T * np.log(2) >= f)
     np.testing.assert_allclose(ising.mean_field_free_energy(0.0, 3.0), -3.0 * np.log(2))
-    f_best = np.array([ising.mean_field_free_energy(ising.mean_field_magnetization(t), t) for t in T])
-    assert np.all(f_best <= -T * np.log(2) + 1e-12) and np.all(f_best[T < 3.9] < -T[T < 3.9] * np.log(2))
+    f_best = np.array(
+        [ising.mean_field_free_energy(ising.mean_field_magnetization(t), t) for t in T]
+    )
+    assert np.all(f_best <= -T * np.log(2) + 1e-12) and np.all(
+        f_best[T < 3.9] < -T[T < 3.9] * np.log(2)
+    )
 
 
 def test_chain_zero_field_susceptibility_is_finite():
@@ -506,7 +540,9 @@ def test_chain_zero_field_susceptibility_is_finite():
 
 
 def test_sampler_runs_on_requested_device_and_checks_its_generator():
-    sim = ising.CheckerboardMetropolis(4, [2.0], device="cpu", start="hot", generator=torch.Generator())
+    sim = ising.CheckerboardMetropolis(
+        4, [2.0], device="cpu", start="hot", generator=torch.Generator()
+    )
     assert sim.spins().device == torch.device("cpu") and sim.generator.device == torch.device("cpu")
     with pytest.raises(ValueError, match="generator"):
         ising.CheckerboardMetropolis(4, [2.0], device="meta", generator=torch.Generator())

@@ -1,5 +1,6 @@
-"""course_lib.latent against closed forms: PPCA maximum likelihood and posterior, linear autoencoders
-(Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and ELBO <= IWAE."""
+"""course_lib.latent against closed forms: PPCA maximum likelihood and posterior, linear
+autoencoders (Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and
+ELBO <= IWAE."""
 
 import math
 
@@ -33,15 +34,27 @@ def test_ppca_closed_form_is_the_numerical_maximum(digits, q):
     # Maximize the same likelihood numerically from a random start.
     x = torch.tensor(digits)
     d = x.shape[1]
-    W = torch.nn.Parameter(0.1 * torch.randn(d, q, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    W = torch.nn.Parameter(
+        0.1 * torch.randn(d, q, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    )
     log_s2 = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
     S = torch.cov(x.T, correction=0)
-    opt = torch.optim.LBFGS([W, log_s2], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [W, log_s2],
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
         C = W @ W.T + log_s2.exp() * torch.eye(d, dtype=torch.float64)
-        loss = 0.5 * len(x) * (d * math.log(2 * math.pi) + torch.logdet(C) + torch.trace(torch.linalg.solve(C, S)))
+        loss = (
+            0.5
+            * len(x)
+            * (d * math.log(2 * math.pi) + torch.logdet(C) + torch.trace(torch.linalg.solve(C, S)))
+        )
         loss.backward()
         return loss
 
@@ -58,7 +71,9 @@ def test_ppca_posterior_is_gaussian_conditioning(digits):
     C = ppca.covariance
     x = digits[:5]
     mean, cov = ppca.posterior(x)
-    np.testing.assert_allclose(mean, (ppca.W.T @ np.linalg.solve(C, (x - ppca.mean).T)).T, atol=1e-10)
+    np.testing.assert_allclose(
+        mean, (ppca.W.T @ np.linalg.solve(C, (x - ppca.mean).T)).T, atol=1e-10
+    )
     np.testing.assert_allclose(cov, np.eye(3) - ppca.W.T @ np.linalg.solve(C, ppca.W), atol=1e-10)
 
 
@@ -87,15 +102,20 @@ def test_linear_autoencoder_learns_the_principal_subspace(digits):
 
 def test_saxe_closed_form_matches_simulated_mode_trajectories(digits):
     a0, lr = 1e-4, 0.05
-    run = lt.train_linear_autoencoder(digits, 4, lr=lr, n_steps=1200, init_scale=a0, aligned=True, record_every=5)
+    run = lt.train_linear_autoencoder(
+        digits, 4, lr=lr, n_steps=1200, init_scale=a0, aligned=True, record_every=5
+    )
     for mode in range(4):
         s = run.variances[mode]
-        # gradient descent from the decoupled, balanced start is exactly the scalar map a <- a (1 + lr (s - a))^2
+        # gradient descent from the decoupled, balanced start is exactly the scalar map
+        # a <- a (1 + lr (s - a))^2
         exact = lt.saxe_gd_strength(1200, s, a0, lr)[run.steps]
         np.testing.assert_allclose(run.strengths[:, mode], exact, rtol=1e-9, atol=1e-12 * s)
         predicted = lt.saxe_mode_strength(run.steps, s, a0, tau=1 / lr)
-        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s  # O(lr) from gradient flow
-    # stronger modes first: the simulated modes cross half their final strength in order, when predicted
+        # O(lr) from gradient flow
+        assert np.abs(run.strengths[:, mode] - predicted).max() < 0.03 * s
+    # stronger modes first: the simulated modes cross half their final strength in order, when
+    # predicted
     half_way = [run.steps[np.argmax(run.strengths[:, m] > run.variances[m] / 2)] for m in range(4)]
     predicted = [np.log(run.variances[m] / a0 - 1) / (2 * run.variances[m] * lr) for m in range(4)]
     assert np.all(np.diff(half_way) > 0)
@@ -110,7 +130,9 @@ def test_gradient_flow_is_the_small_step_limit_of_gradient_descent(s):
         n = int(round(t_end / eta))
         steps = np.arange(n + 1)
         descent = lt.saxe_gd_strength(n, s, a0, eta)
-        deviations.append(np.abs(descent - lt.saxe_mode_strength(steps, s, a0, tau=1 / eta)).max() / s)
+        deviations.append(
+            np.abs(descent - lt.saxe_mode_strength(steps, s, a0, tau=1 / eta)).max() / s
+        )
     ratios = np.array(deviations[:-1]) / np.array(deviations[1:])
     np.testing.assert_allclose(ratios, 2.0, atol=0.1)  # first order in the learning rate
 
@@ -127,17 +149,22 @@ def test_ppca_log_density_depends_on_units_and_is_a_sum_of_gaussian_entropies(di
     variances = lt.PCA.fit(digits).variances
     per_image = lt.PPCA.max_log_likelihood(variances, q, n) / n
     sigma2 = variances[q:].mean()
-    entropies = 0.5 * np.log(2 * np.pi * np.e * variances[:q]).sum() + 0.5 * (d - q) * np.log(2 * np.pi * np.e * sigma2)
+    entropies = 0.5 * np.log(2 * np.pi * np.e * variances[:q]).sum() + 0.5 * (d - q) * np.log(
+        2 * np.pi * np.e * sigma2
+    )
     assert per_image == pytest.approx(-entropies, rel=1e-12)
     assert per_image > 0  # pixels in [0, 1]: most directions are narrower than 1 / sqrt(2 pi e)
-    grey = lt.PPCA.fit(16 * digits, q)  # the same model in grey levels: density per unit volume shrinks by 16^d
+    # the same model in grey levels: density per unit volume shrinks by 16^d
+    grey = lt.PPCA.fit(16 * digits, q)
     assert grey.log_prob(16 * digits).mean() == pytest.approx(per_image - d * np.log(16), rel=1e-9)
 
 
 def test_prior_moment_gap_noise_floor_and_exact_value():
     g = torch.Generator().manual_seed(0)
     n, k = 447, 16
-    gaps = [lt.prior_moment_gap(torch.randn(n, k, generator=g, dtype=torch.float64)) for _ in range(400)]
+    gaps = [
+        lt.prior_moment_gap(torch.randn(n, k, generator=g, dtype=torch.float64)) for _ in range(400)
+    ]
     floor = lt.prior_moment_gap_floor(n, k)
     assert floor == pytest.approx(k / n, rel=0.01)
     assert np.mean(gaps) == pytest.approx(floor, abs=4 * np.std(gaps) / np.sqrt(len(gaps)))
@@ -178,8 +205,10 @@ def test_elbo_below_iwae_and_iwae_tightens_with_k(small_vae):
     model, x = small_vae
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        elbo = np.mean([model.elbo(x, generator=g).mean().item() for _ in range(50)])  # analytic KL, averaged over samples
-        sampled_elbo = model.log_weights(x, 500, generator=g).mean().item()  # fully sampled ELBO = E[IWAE with K = 1]
+        # analytic KL, averaged over samples
+        elbo = np.mean([model.elbo(x, generator=g).mean().item() for _ in range(50)])
+        # fully sampled ELBO = E[IWAE with K = 1]
+        sampled_elbo = model.log_weights(x, 500, generator=g).mean().item()
         bounds = [model.iwae(x, k, generator=g).mean().item() for k in (10, 100, 1000)]
     assert sampled_elbo == pytest.approx(elbo, abs=0.5)
     assert elbo < bounds[0] < bounds[1] < bounds[2]
@@ -194,7 +223,9 @@ def test_vae_likelihood_is_a_normalized_distribution_per_pixel(small_vae):
     for decoder in ("softmax",):
         other = lt.VAE(latent_dim=4, hidden=32, decoder=decoder)
         with torch.no_grad():
-            torch.testing.assert_close(other.pixel_log_probs(torch.randn(3, 4)).exp().sum(-1), torch.ones(3, 64))
+            torch.testing.assert_close(
+                other.pixel_log_probs(torch.randn(3, 4)).exp().sum(-1), torch.ones(3, 64)
+            )
 
 
 def test_vae_decoder_is_locally_linear(small_vae):
@@ -204,7 +235,10 @@ def test_vae_decoder_is_locally_linear(small_vae):
     for axis in (0, 1):
         deviations = []
         for h in (0.25, 0.125, 0.0625):
-            ratio = lt.decoder_step_change(model, z, axis, 2 * h).sum() / lt.decoder_step_change(model, z, axis, h).sum()
+            ratio = (
+                lt.decoder_step_change(model, z, axis, 2 * h).sum()
+                / lt.decoder_step_change(model, z, axis, h).sum()
+            )
             deviations.append(abs(float(ratio) - 2))
         # 2 + O(h) for a smooth map, about 1 across a jump: close to 2 and closer as h shrinks
         assert deviations[2] < 0.05 and deviations[2] < deviations[1] < deviations[0], deviations
@@ -216,15 +250,22 @@ def test_vae_samples_follow_the_decoder_mean(small_vae):
     images = model.sample(4000, generator=0)
     assert images.shape == (4000, 64) and images.dtype == torch.long
     expected = model.decode_mean(torch.randn(4000, 8, generator=torch.Generator().manual_seed(1)))
-    standard_error = images.double().std(0) / np.sqrt(len(images)) + expected.std(0).double() / np.sqrt(len(expected))
-    assert torch.all((images.double().mean(0) - expected.double().mean(0)).abs() < 5 * standard_error + 0.02)
+    standard_error = images.double().std(0) / np.sqrt(len(images)) + expected.std(
+        0
+    ).double() / np.sqrt(len(expected))
+    assert torch.all(
+        (images.double().mean(0) - expected.double().mean(0)).abs() < 5 * standard_error + 0.02
+    )
 
 
 def test_vae_generator_init_and_dropout_repeat_torch_defaults():
     torch.manual_seed(5)
     default = lt.VAE(latent_dim=4, hidden=16)
     seeded = lt.VAE(latent_dim=4, hidden=16, generator=5)
-    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), seeded.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(default.state_dict().values(), seeded.state_dict().values(), strict=True)
+    )
     x = torch.randn(30, 16)
     torch.manual_seed(7)
     expected = torch.nn.functional.dropout(x, 0.2, training=True)
