@@ -21,10 +21,11 @@ def coupling_cases(rng):
         (5, int(rng.integers(2))),
         (6, int(rng.integers(2))),
     ]:
-        reference = fl.randomize_parameters(
-            fl.AffineCoupling(dim, fl.checkerboard_mask(dim, parity), 8),
-            generator=int(rng.integers(2**31)),
+        # every weight from the grading seed: the layer's initial weights, then their perturbation
+        layer = fl.AffineCoupling(
+            dim, fl.checkerboard_mask(dim, parity), 8, generator=int(rng.integers(2**31))
         )
+        reference = fl.randomize_parameters(layer, generator=int(rng.integers(2**31)))
         x, z2 = rng.normal(size=(7, dim)), rng.normal(size=(7, dim))
         with torch.no_grad():
             z_ref, ld_ref = reference(torch.tensor(x))
