@@ -2,6 +2,7 @@
 autoencoders (Baldi-Hornik subspace, Saxe dynamics), the linear VAE = PPCA optimum, and
 ELBO <= IWAE."""
 
+import copy
 import math
 
 import numpy as np
@@ -294,3 +295,16 @@ def test_vae_rejects_bad_images():
         model.elbo(torch.full((2, 64), 0.5))
     with pytest.raises(ValueError, match="decoder"):
         lt.VAE(decoder="gaussian")
+
+
+def test_train_vae_shorter_than_the_scoring_interval_returns_trained_weights():
+    """Validation is scored every 5 epochs; a 2-epoch run must still score its last epoch and
+    hand back trained weights, not the initial ones."""
+    split = load_digits_split()
+    model = lt.VAE(hidden=32, generator=0)
+    initial = copy.deepcopy(model.state_dict())
+    history = lt.train_vae(model, split.train[:200], split.validation[:50], max_epochs=2,
+                           generator=1)
+    assert history["epoch"] == [2]
+    changed = [not torch.equal(initial[k], v) for k, v in model.state_dict().items()]
+    assert any(changed), "train_vae returned the untrained weights"
