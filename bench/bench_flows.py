@@ -28,7 +28,9 @@ import numpy as np
 import torch
 
 from course_lib import flows as fl
+from course_lib import rng
 from course_lib.data import load_digits_split, two_moons
+from course_lib.optim import minimize
 
 
 def train_zuko(
@@ -36,21 +38,23 @@ def train_zuko(
 ) -> float:
     """Same recipe as course_lib.flows.train_flow for a zuko flow on prepare(x) = (features, log-det
     of the preparation), so that NLLs are in the original units."""
-    torch.manual_seed(0)
-    optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
-    best, best_state, start, step = math.inf, None, time.perf_counter(), 0
-    while time.perf_counter() - start < budget:
-        loss = zuko_nll_batch(flow, train[torch.randint(len(train), (256,))], prepare)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(flow.parameters(), 10.0)
-        optimizer.step()
-        step += 1
+    generator = torch.Generator().manual_seed(0)
+    best, best_state, start = math.inf, None, time.perf_counter()
+
+    def loss(step: int) -> torch.Tensor:
+        return zuko_nll_batch(flow, train[rng.randint(0, len(train), (256,), train, generator)],
+                              prepare)
+
+    def keep_best(step: int) -> None:
+        nonlocal best, best_state
         if step % 50 == 0:
             with torch.no_grad():
                 v = zuko_nll_batch(flow, validation, prepare).item()
             if v < best:
                 best, best_state = v, copy.deepcopy(flow.state_dict())
+
+    minimize(loss, flow.parameters(), 10**9, lr=1e-3, cosine=False, clip=10.0,
+             time_budget=budget, callback=keep_best, show_progress=False)
     flow.load_state_dict(best_state)
     return time.perf_counter() - start
 
