@@ -275,18 +275,20 @@ def train_linear_autoencoder(
         W2 = init_scale * generator.standard_normal((d, k))
     U, lam = pca.components, pca.variances
     steps, losses, strengths = [], [], []
-    for t in range(n_steps + 1):
-        E = np.eye(d) - W2 @ W1
-        if t % record_every == 0:
-            steps.append(t)
-            losses.append(0.5 * np.trace(E @ S @ E.T))
-            strengths.append(lam * np.einsum("ai,ij,aj->a", U, W2 @ W1, U))
-        if t == n_steps:
-            break
-        ES = E @ S
-        W2, W1 = W2 + lr * ES @ W1.T, W1 + lr * W2.T @ ES
-    if not np.all(np.isfinite(W1)):
-        raise FloatingPointError(f"gradient descent diverged: lower lr (got {lr})")
+    try:  # an overflow means gradient descent diverged: stop at once, with a clear message
+        with np.errstate(over="raise", invalid="raise"):
+            for t in range(n_steps + 1):
+                E = np.eye(d) - W2 @ W1
+                if t % record_every == 0:
+                    steps.append(t)
+                    losses.append(0.5 * np.trace(E @ S @ E.T))
+                    strengths.append(lam * np.einsum("ai,ij,aj->a", U, W2 @ W1, U))
+                if t == n_steps:
+                    break
+                ES = E @ S
+                W2, W1 = W2 + lr * ES @ W1.T, W1 + lr * W2.T @ ES
+    except FloatingPointError:
+        raise FloatingPointError(f"gradient descent diverged: lower lr (got {lr})") from None
     steps_, losses_, strengths_ = np.array(steps), np.array(losses), np.array(strengths)
     return LinearAutoencoderRun(W1, W2, steps_, losses_, strengths_, lam)
 
