@@ -469,9 +469,11 @@ def train_ebm(
     gradient of -log p_theta(data) is E_data[grad E] - E_model[grad E], with the model expectation
     taken over short-run ULA chains that continue from a persistent buffer of earlier samples, 5%
     restarted uniformly in [-box, box]^d (the replay buffer of Du & Mordatch 2019). An L2 penalty
-    on the energies keeps them bounded. The model is float32, on the device of ``data``."""
-    device = data.device if torch.is_tensor(data) else "cpu"
-    data = check_points(torch.as_tensor(data, dtype=torch.float32, device=device), "data")
+    on the energies keeps them bounded. The model has the device and floating dtype of ``data``
+    (float32 trains fastest)."""
+    data = torch.as_tensor(data, device=data.device if torch.is_tensor(data) else "cpu")
+    data = check_points(data if data.is_floating_point() else data.float(), "data")
+    device = data.device
     n_iterations = check_count(n_iterations, "n_iterations")
     batch_size = check_count(batch_size, "batch_size")
     langevin_steps = check_count(langevin_steps, "langevin_steps")
@@ -480,7 +482,8 @@ def train_ebm(
     generator, dim = rng.torch_generator(generator), data.shape[1]
     with torch.device("meta"):  # built without drawing from the global stream ...
         model = EnergyMLP(dim=dim)
-    model = rng.init_parameters(model.to_empty(device="cpu"), generator).to(device)  # from ours
+    model = rng.init_parameters(model.to_empty(device="cpu"), generator)  # ... from ours
+    model = model.to(device=device, dtype=data.dtype)
     buffer = (rng.rand((4096, dim), data, generator) * 2 - 1) * box
 
     def loss(iteration: int) -> torch.Tensor:  # one Langevin negative phase per iteration

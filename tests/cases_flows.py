@@ -1,8 +1,7 @@
 """Common-test cases (see test_common.py) for course_lib.flows.
 
 Not in DEVICE: the layer and flow constructors, which put their parameters on torch's default
-device as nn.Linear does (``.to()`` moves them), and ``train_flow``, whose torch.optim.Adam
-creates its step counter on the default device."""
+device as nn.Linear does (``.to()`` moves them)."""
 
 import numpy as np
 import torch
@@ -81,6 +80,13 @@ STOCHASTIC = {
 }
 
 DEVICE = {
+    "flows.train_flow": (
+        lambda: (fl.realnvp(2, 2, 8, generator=0).double(), _points(64, 2)),
+        lambda flow, x: (
+            fl.train_flow(flow, x, n_steps=3, batch_size=16, generator=0, show_progress=False),
+            flow,
+        ),
+    ),
     "flows.checkerboard_mask": (tuple, lambda: fl.checkerboard_mask(4, 1)),
     "flows.Flow.sample (no parameters)": (
         lambda: (fl.Flow([], 3).double(),), lambda flow: flow.sample(4, generator=0)

@@ -1,8 +1,7 @@
 """Common-test cases (see test_common.py) for course_lib.latent.
 
 PCA, PPCA and the linear autoencoder work in numpy and create no tensors, so they are not in
-DEVICE; neither are the VAE constructors (parameters on torch's default device, as nn.Linear's)
-and ``train_vae``, whose torch.optim.Adam creates its step counter on the default device."""
+DEVICE; neither are the VAE constructors (parameters on torch's default device, as nn.Linear's)."""
 
 import math
 
@@ -74,6 +73,13 @@ STOCHASTIC = {
 }
 
 DEVICE = {
+    "latent.train_vae": (
+        lambda: (_vae(dtype=F64),),
+        lambda model: (
+            lt.train_vae(model, IMAGES, IMAGES[:4], max_epochs=2, batch_size=4, generator=0),
+            model,
+        ),
+    ),
     "latent.LinearVAE.elbo": (
         lambda: (lt.LinearVAE(5, 2), torch.tensor(X)), lambda model, x: model.elbo(x)
     ),

@@ -49,9 +49,13 @@ STOCHASTIC = {
 
 # Every function of sampling that creates tensors. Not here: ``EnergyMLP(...)`` itself, a module
 # constructor, builds its weights on the default device like every nn.Module (train_ebm builds it
-# on the data's device), and ``train_ebm``, whose Adam optimizer (optim.minimize) creates its step
-# counter on the default device. The closed forms return Python floats.
+# on the data's device). The closed forms return Python floats.
 DEVICE = {
+    "sampling.train_ebm": (
+        _moons,
+        lambda data: sm.train_ebm(data, n_iterations=2, batch_size=8, langevin_steps=2,
+                                  generator=0, show_progress=False),
+    ),
     "sampling.Gaussian.sample": (tuple, lambda: GAUSSIAN.sample(5, 0)),
     "sampling.Gaussian.log_prob": (lambda: (X0.clone(),), GAUSSIAN.log_prob),
     "sampling.GaussianMixture.sample": (tuple, lambda: MIXTURE.sample(5, 0)),

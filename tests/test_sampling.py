@@ -300,7 +300,9 @@ def test_trained_ebm_learns_where_the_data_are_and_samples_them():
 
     data = two_moons(2000, 0.05, generator=0)
     held_out = two_moons(2000, 0.05, generator=1)
-    model, _ = sm.train_ebm(torch.tensor(data), n_iterations=600, generator=0, show_progress=False)
+    model, _ = sm.train_ebm(
+        torch.tensor(data, dtype=torch.float32), n_iterations=600, generator=0, show_progress=False
+    )
     uniform = np.random.default_rng(0).uniform(-3, 3, (4000, 2))
     # at least 0.5 away from every data point
     empty = uniform[cKDTree(data).query(uniform)[0] > 0.5]
