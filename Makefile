@@ -58,7 +58,7 @@ test-fast: $(STAMP) sandbox lint
 # The real-browser suite (tests_browser/): every lecture run top to bottom in JupyterLab in headless
 # Chromium, on 2 workers (each its own server and browser, one kernel thread each).
 test-browser: $(STAMP) browser
-	COURSE_QUIET=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) tests_browser
+	COURSE_QUIET=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --durations=8 tests_browser
 
 # Every lecture under nbval (all cells run, their asserts check the claims), for a machine without a
 # browser; `make test` runs the lectures in the browser suite instead.
