@@ -231,42 +231,10 @@ def run_notebook(
     return {"passed": passed, "run": ran, "stopped": stopped, "oom": oom}
 
 
-def grade_student(folder: Path, settings: Settings) -> dict:
-    """Everything about one student's submission; never raises, whatever the submission holds."""
-    try:
-        return _grade_student(folder, settings)
-    except (
-        Exception
-    ) as error:  # a bug or an unforeseen submission: this student gets a reason, the class goes on
-        source = nbformat.read(_source_path(settings), as_version=4)
-        points = notebooks.graded_cells(source)
-        return {
-            "student": folder.name if STUDENT_ID.match(folder.name) else "invalid-id",
-            "status": "error",
-            "reasons": [
-                f"the submission could not be graded ({type(error).__name__} in the grader); "
-                "an instructor must look at it"
-            ],
-            "notes": [],
-            "flags": [],
-            "sha256": None,
-            "scores": {g: 0.0 for g in points},
-            "max_scores": points,
-            "messages": {},
-            "score": 0.0,
-            "max_score": sum(points.values()),
-        }
-
-
-def _source_path(settings: Settings) -> Path:
-    return next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb"))))
-
-
-def _grade_student(folder: Path, settings: Settings) -> dict:
-    source = nbformat.read(_source_path(settings), as_version=4)
-    points = notebooks.graded_cells(source)
-    result = {
-        "student": folder.name,
+def _blank_result(student: str, points: dict[str, float]) -> dict:
+    """A result with every graded cell (grade id -> points) at zero, before anything is run."""
+    return {
+        "student": student,
         "status": "graded",
         "reasons": [],
         "notes": [],
@@ -278,6 +246,32 @@ def _grade_student(folder: Path, settings: Settings) -> dict:
         "score": 0.0,
         "max_score": sum(points.values()),
     }
+
+
+def grade_student(folder: Path, settings: Settings) -> dict:
+    """Everything about one student's submission; never raises, whatever the submission holds."""
+    try:
+        return _grade_student(folder, settings)
+    except Exception as error:  # a bug or an unforeseen submission: a reason, the class goes on
+        student = folder.name if STUDENT_ID.match(folder.name) else "invalid-id"
+        source = nbformat.read(_source_path(settings), as_version=4)
+        result = _blank_result(student, notebooks.graded_cells(source))
+        result["status"] = "error"
+        result["reasons"] = [
+            f"the submission could not be graded ({type(error).__name__} in the grader); "
+            "an instructor must look at it"
+        ]
+        return result
+
+
+def _source_path(settings: Settings) -> Path:
+    return next(iter(sorted((settings.course / "source" / settings.lab).glob("*.ipynb"))))
+
+
+def _grade_student(folder: Path, settings: Settings) -> dict:
+    source = nbformat.read(_source_path(settings), as_version=4)
+    points = notebooks.graded_cells(source)
+    result = _blank_result(folder.name, points)
     if not STUDENT_ID.match(folder.name):
         result.update(status="error", reasons=["folder name is not a valid student id"])
         return result
@@ -519,22 +513,12 @@ def grade_folder(
                 Exception
             ):  # the worker itself died: this student gets a reason, the class goes on
                 folder = futures[future]
-                result = {
-                    "student": folder.name,
-                    "status": "error",
-                    "reasons": [
-                        "the grader's worker process died on this submission; "
-                        "grade it again or look at it"
-                    ],
-                    "notes": [],
-                    "flags": [],
-                    "sha256": None,
-                    "scores": {g: 0.0 for g in points},
-                    "max_scores": points,
-                    "messages": {},
-                    "score": 0.0,
-                    "max_score": sum(points.values()),
-                }
+                result = _blank_result(folder.name, points)
+                result["status"] = "error"
+                result["reasons"] = [
+                    "the grader's worker process died on this submission; "
+                    "grade it again or look at it"
+                ]
                 if not STUDENT_ID.match(folder.name):
                     continue
             _atomic_write(results_dir / f"{result['student']}.json", json.dumps(result, indent=1))

@@ -191,14 +191,8 @@ def test_langevin_crosses_the_double_well_barrier_and_descent_does_not():
 def test_parallel_tempering_crosses_a_barrier_that_metropolis_cannot():
     mixture = sm.GaussianMixture([0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], [0.5, 0.5])
     start = torch.full((200, 2), -4.0, dtype=torch.float64)
-    ladder = sm.parallel_tempering(
-        mixture.log_prob,
-        start,
-        temperatures=[1, 2, 4, 8, 16],
-        step=0.5,
-        n_steps=800,
-        generator=gen(15),
-    )
+    run = dict(temperatures=[1, 2, 4, 8, 16], step=0.5, n_steps=800)
+    ladder = sm.parallel_tempering(mixture.log_prob, start, **run, generator=gen(15))
     assert ladder.samples.shape == (800, 200, 2) and ladder.swap_acceptance.shape == (4,)
     per_chain = (ladder.samples[200:, :, 0] > 0).double().mean(0)  # chains are independent
     error = per_chain.std().item() / math.sqrt(len(per_chain))
@@ -210,13 +204,7 @@ def test_parallel_tempering_crosses_a_barrier_that_metropolis_cannot():
     # the T = 1 chains of the ladder move by the same random-walk rule within a mode as RWM
     assert abs(ladder.acceptance.mean().item() - stuck.acceptance.mean().item()) < 0.05
     thinned = sm.parallel_tempering(
-        mixture.log_prob,
-        start,
-        temperatures=[1, 2, 4, 8, 16],
-        step=0.5,
-        n_steps=800,
-        keep_every=100,
-        generator=gen(15),
+        mixture.log_prob, start, **run, keep_every=100, generator=gen(15)
     )
     torch.testing.assert_close(thinned.samples, ladder.samples[99::100])
     assert (stuck.samples[:, :, 0] > 0).double().mean().item() < 0.01
