@@ -1,4 +1,6 @@
-"""The one training loop behind every ``train_*`` function of the course and the benchmarks.
+"""The one training loop behind the torch ``train_*`` functions of the course and the benchmarks
+(``latent.train_linear_autoencoder`` is the exception: a closed-form numpy gradient descent for
+Saxe et al.'s analysis).
 
 Adam on a loss computed by the caller, optionally with a cosine learning-rate decay to zero
 (Loshchilov & Hutter 2017; it plays the role of the weight averaging of large models),
@@ -37,8 +39,12 @@ def minimize(
 
     ``callback(step)`` runs after each step; the loop stops early when it returns True or once
     ``time_budget`` seconds have passed."""
-    n_steps = check_count(n_steps, "n_steps")
-    lr = check_positive(lr, "lr")
+    if not callable(loss):
+        raise TypeError(f"loss must be a function of the step number, got {type(loss).__name__}")
+    n_steps, lr = check_count(n_steps, "n_steps"), check_positive(lr, "lr")
+    weight_decay = check_positive(weight_decay, "weight_decay", allow_zero=True)
+    clip = None if clip is None else check_positive(clip, "clip")
+    time_budget = None if time_budget is None else check_positive(time_budget, "time_budget")
     parameters = list(parameters)
     if not parameters:
         raise ValueError("parameters is empty: there is nothing to train")

@@ -3,9 +3,16 @@
 import numpy as np
 import torch
 
-from course_lib import checks, data, rng, stats
+from course_lib import checks, data, flows, optim, rng, stats
 
 X64 = torch.zeros(3, 2, dtype=torch.float64)
+
+
+def _minimize(**kwargs):
+    """optim.minimize on a one-parameter quadratic, with ``kwargs`` overriding the defaults."""
+    w = torch.nn.Parameter(torch.ones(1, dtype=torch.float64))
+    args = {"loss": lambda step: (w**2).sum(), "parameters": [w], "n_steps": 3}
+    return optim.minimize(**{**args, "show_progress": False, **kwargs})
 
 STOCHASTIC = {
     "rng.randn": lambda seed: rng.randn((4, 2), X64, rng.torch_generator(seed)),
@@ -54,6 +61,27 @@ BAD_INPUTS = [
         lambda: checks.check_weights(np.zeros(3), "weights"),
         ValueError,
         "weights",
+    ),
+    ("optim.minimize clip=-1", lambda: _minimize(clip=-1.0), ValueError, "clip"),
+    ("optim.minimize clip=0", lambda: _minimize(clip=0.0), ValueError, "clip"),
+    ("optim.minimize time_budget=0", lambda: _minimize(time_budget=0.0), ValueError, "time_budget"),
+    ("optim.minimize time_budget=-1", lambda: _minimize(time_budget=-1), ValueError, "time_budget"),
+    (
+        "optim.minimize weight_decay<0",
+        lambda: _minimize(weight_decay=-0.1),
+        ValueError,
+        "weight_decay",
+    ),
+    ("optim.minimize loss=None", lambda: _minimize(loss=None), TypeError, "loss"),
+    ("optim.minimize lr=0", lambda: _minimize(lr=0.0), ValueError, "lr"),
+    (
+        "flows.train_flow time_budget=-1",
+        lambda: flows.train_flow(
+            flows.realnvp(2, 1, 4, generator=0), torch.zeros(8, 2), n_steps=2, time_budget=-1,
+            show_progress=False,
+        ),
+        ValueError,
+        "time_budget",
     ),
     ("data.rings n=0", lambda: data.rings(0), ValueError, "n"),
     ("data.two_moons noise<0", lambda: data.two_moons(10, noise=-1.0), ValueError, "noise"),
