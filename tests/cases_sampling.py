@@ -38,6 +38,7 @@ STOCHASTIC = {
     "sampling.parallel_tempering": lambda seed: sm.parallel_tempering(
         MIXTURE.log_prob, X0, temperatures=LADDER, step=0.5, n_steps=4, generator=seed
     ),
+    "sampling.EnergyMLP": lambda seed: sm.EnergyMLP(2, 8, generator=seed),
     "sampling.train_ebm": (
         _moons,
         lambda seed, data: sm.train_ebm(
@@ -47,10 +48,11 @@ STOCHASTIC = {
     ),
 }
 
-# Every function of sampling that creates tensors. Not here: ``EnergyMLP(...)`` itself, a module
-# constructor, builds its weights on the default device like every nn.Module (train_ebm builds it
-# on the data's device). The closed forms return Python floats.
+# Every function of sampling that creates tensors. ``EnergyMLP()`` without a generator builds its
+# weights on the default device like every nn.Module; with one, on the CPU (float32, hence the
+# .double()). The closed forms return Python floats.
 DEVICE = {
+    "sampling.EnergyMLP(generator=0)": (tuple, lambda: sm.EnergyMLP(2, 8, generator=0).double()),
     "sampling.train_ebm": (
         _moons,
         lambda data: sm.train_ebm(data, n_iterations=2, batch_size=8, langevin_steps=2,

@@ -323,6 +323,16 @@ def test_trained_ebm_learns_where_the_data_are_and_samples_them():
     assert max(abs(f) for f in floor) < ebm_score < gaussian_score / 2
 
 
+def test_energy_mlp_with_a_seed_has_the_global_stream_weights_and_leaves_the_stream_alone():
+    state = torch.get_rng_state()
+    model = sm.EnergyMLP(2, 8, generator=0)
+    assert torch.equal(state, torch.get_rng_state())
+    torch.manual_seed(0)
+    reference = sm.EnergyMLP(2, 8)
+    for ours, theirs in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(ours, theirs)
+
+
 def test_train_ebm_with_a_seed_starts_from_the_global_stream_initialization():
     """generator=0 gives the weights torch.manual_seed(0) + EnergyMLP() would (rng.init_parameters),
     without touching the global stream; a callback-free run of one iteration moves them by ~lr."""
