@@ -13,6 +13,8 @@ import math
 import numpy as np
 import torch
 
+from .checks import check_count, check_finite, check_positive
+
 LOG_2PI = math.log(2 * math.pi)
 
 __all__ = [
@@ -35,14 +37,10 @@ def _as_chains(x: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
-        raise ValueError(
-            f"expected a series of shape (time,) or (chains, time), got shape {x.shape}"
-        )
+        raise ValueError(f"x must be a series of shape (time,) or (chains, time), got {x.shape}")
     if x.shape[1] < 4:
-        raise ValueError(f"a series needs at least 4 time steps, got {x.shape[1]}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("the series contains NaN or infinite values")
-    return x
+        raise ValueError(f"x must have at least 4 time steps, got {x.shape[1]}")
+    return check_finite(x, "x")
 
 
 def autocorrelation(x: np.ndarray) -> np.ndarray:
@@ -70,6 +68,7 @@ def integrated_autocorrelation_time(x: np.ndarray, window_factor: float = 5.0) -
     information of n / tau independent ones. The sum stops at Sokal's self-consistent
     window, the first M with M >= window_factor * tau(M).
     """
+    window_factor = check_positive(window_factor, "window_factor")
     rho = autocorrelation(x)
     taus = 1.0 + 2.0 * np.cumsum(rho[1:])
     for m, tau in enumerate(taus, start=1):
@@ -86,10 +85,14 @@ def effective_sample_size(x: np.ndarray) -> float:
 
 def mean_and_error(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error over independent replicas along ``axis``."""
-    x = np.asarray(x, dtype=float)
+    x = check_finite(np.asarray(x, dtype=float), "x")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} is out of range for x of shape {x.shape}")
     n = x.shape[axis]
     if n < 2:
-        raise ValueError("need at least two independent replicas for an error bar")
+        raise ValueError(f"x needs at least two independent replicas along axis {axis}, got {n}")
     return x.mean(axis=axis), x.std(axis=axis, ddof=1) / np.sqrt(n)
 
 
@@ -154,14 +157,19 @@ def gaussian_log_prob(
     x: torch.Tensor, mean: torch.Tensor | float, var: torch.Tensor | float
 ) -> torch.Tensor:
     """log N(x; mean, diag(var)), summed over the last axis."""
+    if not torch.is_tensor(var):
+        var = check_positive(var, "var") if np.ndim(var) == 0 else np.asarray(var, dtype=float)
     var = torch.as_tensor(var, dtype=x.dtype, device=x.device)
+    if var.device.type != "meta" and not bool((var > 0).all()):
+        raise ValueError("var must be > 0 (a variance)")
     return (-0.5 * ((x - mean) ** 2 / var + torch.log(var) + LOG_2PI)).sum(-1)
 
 
 def auc(lower: np.ndarray, higher: np.ndarray) -> float:
     """Probability that a random element of ``lower`` is below a random element of ``higher``
     (the ROC AUC), ties counted one half."""
-    lower, higher = np.asarray(lower)[:, None], np.asarray(higher)[None, :]
+    lower = check_finite(np.asarray(lower, dtype=float), "lower")[:, None]
+    higher = check_finite(np.asarray(higher, dtype=float), "higher")[None, :]
     if lower.size == 0 or higher.size == 0:
         raise ValueError("auc needs at least one value in lower and in higher")
     return float((lower < higher).mean() + 0.5 * (lower == higher).mean())
@@ -171,12 +179,14 @@ def bisect(f, lo: float | np.ndarray, hi: float | np.ndarray, n_iter: int = 60) 
     """Roots of a vectorized function ``f`` that is > 0 left of its root and <= 0 right of it,
     on the brackets [lo, hi] (arrays broadcast, one root each; for a rising crossing pass -f).
     Each iteration halves every bracket, so 60 of them reach double precision."""
-    from .checks import check_count
-
+    if not callable(f):
+        raise TypeError(f"f must be a vectorized function, got {type(f).__name__}")
     n_iter = check_count(n_iter, "n_iter")
-    lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
-    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi)):
-        raise ValueError("bisect needs finite brackets with lo <= hi")
+    lo = check_finite(np.asarray(lo, dtype=float), "lo")
+    hi = check_finite(np.asarray(hi, dtype=float), "hi")
+    lo, hi = np.broadcast_arrays(lo, hi)
+    if not np.all(lo <= hi):
+        raise ValueError("the brackets need lo <= hi")
     for _ in range(n_iter):
         mid = (lo + hi) / 2
         right = f(mid) > 0  # the root lies right of mid
