@@ -114,6 +114,17 @@ def _check_modern(patterns: torch.Tensor, xi: torch.Tensor) -> None:
     if xi.shape[-1] != patterns.shape[1] or xi.dtype != patterns.dtype:
         shapes = f"xi of shape {tuple(xi.shape)}, patterns of shape {tuple(patterns.shape)}"
         raise ValueError(f"{shapes}: xi does not match the patterns (shape or dtype)")
+    if xi.device.type != "meta":
+        check_finite(patterns, "patterns")
+        check_finite(xi, "xi")
+
+
+def _boltzmann(J: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All 2^N states (float) of p(s) ~ exp(s^T J s / 2 + h . s) and their probabilities."""
+    states = all_configurations(len(h)).astype(float)
+    log_w = 0.5 * np.einsum("si,ij,sj->s", states, J, states) + states @ h
+    p = np.exp(log_w - log_w.max())
+    return states, p / p.sum()
 
 
 # --------------------------------------------------------------------------- learning rules
@@ -351,10 +362,7 @@ def boltzmann_samples(
 ) -> np.ndarray:
     """Exact samples of p(s) ~ exp(s^T J s / 2 + h . s) by enumerating all 2^N states (N <= 20)."""
     (J, h), n_samples = _model(J, h), check_count(n_samples, "n_samples")
-    states = all_configurations(len(h)).astype(float)
-    log_w = 0.5 * np.einsum("si,ij,sj->s", states, J, states) + states @ h
-    p = np.exp(log_w - log_w.max())
-    p /= p.sum()
+    states, p = _boltzmann(J, h)
     draws = rng.numpy_generator(generator).choice(len(states), size=n_samples, p=p)
     return states[draws].astype(np.int8)
 
@@ -367,9 +375,11 @@ def pseudolikelihood_couplings(
     with a small L2 penalty (Besag 1975; Aurell & Ekeberg 2012). Convex; solved with L-BFGS."""
     samples = as_spins(samples, "samples", min_ndim=2, shape_hint="(M, N)")
     l2, max_iter = check_positive(l2, "l2", allow_zero=True), check_count(max_iter, "max_iter")
+    if samples.size == 0:
+        raise ValueError(f"samples must hold M >= 1 samples of N >= 2 spins, got {samples.shape}")
     s = torch.as_tensor(samples.reshape(len(samples), -1), dtype=torch.float64, device="cpu")
     n = s.shape[1]
-    if len(s) == 0 or n < 2:
+    if n < 2:
         raise ValueError(f"samples must have shape (M, N) with M >= 1, N >= 2, got {s.shape}")
     A = torch.zeros(n, n, dtype=torch.float64, device="cpu", requires_grad=True)
     h = torch.zeros(n, dtype=torch.float64, device="cpu", requires_grad=True)
@@ -400,11 +410,10 @@ def pseudolikelihood_covariance(J: np.ndarray, h: np.ndarray) -> np.ndarray:
     enumerating all 2^N states (N <= 20)."""
     J, h = _model(J, h)
     n = len(h)
+    if n < 2:
+        raise ValueError(f"J and h must describe N >= 2 spins (couplings come in pairs), got {n}")
     a, b = np.triu_indices(n, 1)
-    s = all_configurations(n).astype(float)  # (2^N, N)
-    log_w = 0.5 * np.einsum("si,ij,sj->s", s, J, s) + s @ h
-    p = np.exp(log_w - log_w.max())
-    p /= p.sum()
+    s, p = _boltzmann(J, h)  # (2^N, N), (2^N,)
     # loss = -sum_i log sigmoid(2 s_i f_i), f_i = h_i + sum_j J_ij s_j,
     # df_i/dJ_ab = delta_ia s_b + delta_ib s_a
     x = 2 * s * (s @ J + h)
