@@ -19,6 +19,8 @@ __all__ = [
     "check_finite",
     "check_points",
     "check_weights",
+    "check_real",
+    "check_temperatures",
 ]
 
 
@@ -90,3 +92,27 @@ def check_weights(weights: torch.Tensor | np.ndarray, name: str) -> torch.Tensor
     if bool((weights < 0).any()) or not bool((weights > 0).any()):
         raise ValueError(f"{name} must be non-negative and not all zero")
     return weights
+
+
+def check_real(value: object, name: str) -> float:
+    """A finite real number of any sign (a coupling J, a field h)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def check_temperatures(values: object, name: str = "T", ndim: int | None = None) -> np.ndarray:
+    """Finite temperatures > 0 as a float array, at least one (with ``ndim`` axes if given: 0 for
+    a single temperature, 1 for a list)."""
+    try:
+        T = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} (temperature) must be a number or an array of numbers") from None
+    if T.size == 0 or np.any(~np.isfinite(T)) or np.any(T <= 0):
+        raise ValueError(f"{name} (temperature) must be positive and finite, got {T}")
+    if ndim is not None and T.ndim != ndim:
+        what = {0: "a single temperature", 1: "a 1D list of temperatures"}.get(ndim, f"{ndim}D")
+        raise ValueError(f"{name} must be {what}, got shape {T.shape}")
+    return T

@@ -33,7 +33,15 @@ import torch
 from scipy.special import ellipk
 
 from . import rng
-from .checks import as_spins, check_count, check_finite, check_positive, check_weights
+from .checks import (
+    as_spins,
+    check_count,
+    check_finite,
+    check_positive,
+    check_real,
+    check_temperatures,
+    check_weights,
+)
 from .notebook import default_device, progress
 from .stats import bisect, mean_and_error
 
@@ -54,27 +62,6 @@ BINDER_CROSSING: float = 0.61069
 
 
 # --------------------------------------------------------------------------- argument checks
-def _temperatures(T: float | np.ndarray, name: str = "T", scalar: bool = False) -> np.ndarray:
-    try:
-        T = np.asarray(T, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} (temperature) must be a number or an array of numbers") from None
-    if T.size == 0 or np.any(~np.isfinite(T)) or np.any(T <= 0):
-        raise ValueError(f"{name} (temperature) must be positive and finite, got {T}")
-    if scalar and T.ndim != 0:
-        raise ValueError(f"{name} must be a single temperature, got shape {T.shape}")
-    return T
-
-
-def _real(value: object, name: str) -> float:
-    """A finite real number of any sign (a coupling J, a field h)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
 def _reals(values: object, name: str) -> np.ndarray:
     """Finite real numbers of any sign, a scalar or an array (fields h that broadcast with T)."""
     array = np.asarray(values)
@@ -92,7 +79,7 @@ def onsager_energy(T: float | np.ndarray) -> np.ndarray:
     u = -coth(2b) [1 + (2/pi) (2 tanh(2b)^2 - 1) K(k)],  k = 2 sinh(2b) / cosh(2b)^2,
     with K the complete elliptic integral of the first kind (scipy takes m = k^2).
     """
-    b = 1.0 / _temperatures(T)
+    b = 1.0 / check_temperatures(T)
     k2 = np.minimum((2.0 * np.sinh(2 * b) / np.cosh(2 * b) ** 2) ** 2, 1.0)
     # At T_c, K(k) diverges logarithmically while its prefactor vanishes linearly: the product is 0.
     elliptic = ellipk(np.where(k2 < 1.0, k2, 0.0))
@@ -107,7 +94,7 @@ def onsager_free_energy(T: float | np.ndarray, n_grid: int = 256) -> np.ndarray:
     integrated over dt1 dt2.
     The integrand is periodic, so the midpoint rule on an n_grid^2 grid converges very fast.
     """
-    T, n_grid = _temperatures(T), check_count(n_grid, "n_grid")
+    T, n_grid = check_temperatures(T), check_count(n_grid, "n_grid")
     b = 1.0 / T
     t = (np.arange(n_grid) + 0.5) * 2 * np.pi / n_grid
     cos_sum = np.cos(t)[:, None] + np.cos(t)[None, :]
@@ -119,7 +106,7 @@ def onsager_free_energy(T: float | np.ndarray, n_grid: int = 256) -> np.ndarray:
 def yang_magnetization(T: float | np.ndarray) -> np.ndarray:
     """Spontaneous magnetization per site (Yang 1952): (1 - sinh(2/T)^-4)^(1/8) below T_c,
     else 0."""
-    T = _temperatures(T)
+    T = check_temperatures(T)
     inside = 1.0 - np.sinh(2.0 / T) ** -4.0
     return np.where(T < T_C, np.clip(inside, 0, None) ** 0.125, 0.0)
 
@@ -128,7 +115,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
     """Free energy per site of the infinite 1D chain from the larger transfer-matrix eigenvalue,
     lambda_+ = e^{bJ} cosh(bh) + sqrt(e^{2bJ} sinh(bh)^2 + e^{-2bJ}).
     At h = 0: -T ln(2 cosh(J/T))."""
-    T, J, h = _temperatures(T), _reals(J, "J"), _reals(h, "h")
+    T, J, h = check_temperatures(T), _reals(J, "J"), _reals(h, "h")
     b = 1.0 / T
     root = np.sqrt(np.exp(2 * b * J) * np.sinh(b * h) ** 2 + np.exp(-2 * b * J))
     lam = np.exp(b * J) * np.cosh(b * h) + root
@@ -138,7 +125,7 @@ def chain_free_energy(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> 
 def chain_magnetization(T: float | np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Magnetization per site of the infinite 1D chain, m = sinh(bh) / sqrt(sinh(bh)^2 + e^{-4bJ}).
     It vanishes at h = 0 for every T > 0: no phase transition in one dimension."""
-    b, J, h = 1.0 / _temperatures(T), _reals(J, "J"), _reals(h, "h")
+    b, J, h = 1.0 / check_temperatures(T), _reals(J, "J"), _reals(h, "h")
     return np.sinh(b * h) / np.sqrt(np.sinh(b * h) ** 2 + np.exp(-4 * b * J))
 
 
@@ -147,7 +134,7 @@ def chain_correlation(
 ) -> np.ndarray:
     """Spin-spin correlation <s_0 s_r> of the 1D chain at h = 0: t^r with t = tanh(J/T);
     on a ring of n_sites sites (t^r + t^(N-r)) / (1 + t^N)."""
-    t = np.tanh(_real(J, "J") / float(_temperatures(T, scalar=True)))
+    t = np.tanh(check_real(J, "J") / float(check_temperatures(T, ndim=0)))
     r = check_finite(np.asarray(r, dtype=float), "r")
     if np.any(r < 0):
         raise ValueError("r (distance) must be >= 0")
@@ -169,7 +156,8 @@ def mean_field_free_energy(
     m = check_finite(np.asarray(m, dtype=float), "m")
     if np.any(np.abs(m) > 1):
         raise ValueError("m (magnetization) must lie in [-1, 1]")
-    T, J, h, z = _temperatures(T, scalar=True), _real(J, "J"), _real(h, "h"), check_count(z, "z")
+    T, J, h = check_temperatures(T, ndim=0), check_real(J, "J"), check_real(h, "h")
+    z = check_count(z, "z")
     p, q = (1 + m) / 2, (1 - m) / 2
     entropy_term = sum(np.where(x > 0, x * np.log(np.where(x > 0, x, 1)), 0) for x in (p, q))
     return -(z * J / 2) * m**2 - h * m + float(T) * entropy_term
@@ -182,7 +170,7 @@ def mean_field_magnetization(
     (Curie-Weiss), found by bisection on m >= 0 (the solution with the sign of h; positive at
     h = 0).
     Mean-field T_c = zJ = 4 on the square lattice."""
-    T, J, h, z = _temperatures(T), _real(J, "J"), _real(h, "h"), check_count(z, "z")
+    T, J, h, z = check_temperatures(T), check_real(J, "J"), check_real(h, "h"), check_count(z, "z")
     sign = -1.0 if h < 0 else 1.0
     # g(m) = tanh((zJm + |h|)/T) - m is > 0 below the stable root and < 0 above it
     return sign * bisect(lambda m: np.tanh((z * J * m + abs(h)) / T) - m, np.zeros_like(T), 1.0)
@@ -209,21 +197,25 @@ def neighbour_sum(spins: np.ndarray) -> np.ndarray:
 
 def lattice_energy(spins: np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Energy per site of one or many lattices of shape (..., L, L): each bond counted once."""
-    spins, J, h = _check_lattice(spins).astype(float), _real(J, "J"), _real(h, "h")
+    spins, J, h = _check_lattice(spins).astype(float), check_real(J, "J"), check_real(h, "h")
     bonds = spins * (np.roll(spins, 1, -1) + np.roll(spins, 1, -2))
     return -J * bonds.mean(axis=(-2, -1)) - h * spins.mean(axis=(-2, -1))
 
 
 def delta_energy(spins: np.ndarray, J: float = 1.0, h: float = 0.0) -> np.ndarray:
     """Energy change of flipping each site alone: dE_i = 2 s_i (J sum_nn s_j + h)."""
-    spins, J, h = _check_lattice(spins), _real(J, "J"), _real(h, "h")
+    spins, J, h = _check_lattice(spins), check_real(J, "J"), check_real(h, "h")
     return 2.0 * spins * (J * neighbour_sum(spins) + h)
 
 
 def binder_cumulant(m: np.ndarray, axis: int = -1) -> np.ndarray:
     """U = 1 - <m^4> / (3 <m^2>^2): 2/3 in an ordered phase, 0 for Gaussian fluctuations."""
     m = check_finite(np.asarray(m, dtype=float), "m")
-    if m.ndim == 0 or m.shape[axis] == 0:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+    if m.ndim == 0 or not -m.ndim <= axis < m.ndim:
+        raise ValueError(f"axis={axis} is out of range for m of shape {m.shape}")
+    if m.shape[axis] == 0:
         raise ValueError(f"m must have at least one value along axis {axis}, got shape {m.shape}")
     second = (m**2).mean(axis=axis)
     if np.any(second == 0):
@@ -247,7 +239,7 @@ def exact_energy_distribution(
     sum over the 2^(L^2) states: p(e) = g(e) exp(-N e / T) / Z, g the number of states at e."""
     if not 2 <= check_count(L, "L") <= 4:
         raise ValueError(f"enumeration needs 2 <= L <= 4, got {L!r}")
-    n, J, T = L * L, _real(J, "J"), _temperatures(T, scalar=True)
+    n, J, T = L * L, check_real(J, "J"), check_temperatures(T, ndim=0)
     total = np.rint(n * lattice_energy(all_configurations(n).reshape(-1, L, L), J)).astype(int)
     levels, degeneracy = np.unique(total, return_counts=True)
     weights = degeneracy * np.exp(-(levels - levels.min()) / float(T))
@@ -307,7 +299,7 @@ def metropolis_sweep_sites(
     shape (..., L, L); the leading axes are independent replicas, updated together.
     """
     _check_in_place(spins)
-    T, J = float(_temperatures(T, scalar=True)), _real(J, "J")
+    T, J = float(check_temperatures(T, ndim=0)), check_real(J, "J")
     generator = rng.numpy_generator(generator)
     n_rows, n_cols = spins.shape[-2:]
     for i in range(n_rows):
@@ -355,10 +347,10 @@ class CheckerboardMetropolis:
         replicas = check_count(replicas, "replicas")
         if start not in ("cold", "hot"):
             raise ValueError(f"start must be 'cold' (all up) or 'hot' (random), got {start!r}")
-        self.temperatures = np.atleast_1d(_temperatures(temperatures, "temperatures"))
+        self.temperatures = np.atleast_1d(check_temperatures(temperatures, "temperatures"))
         if self.temperatures.ndim != 1:
             raise ValueError("temperatures must be a scalar or a 1D sequence")
-        self.L, self.replicas, self.J = int(L), replicas, _real(J, "J")
+        self.L, self.replicas, self.J = int(L), replicas, check_real(J, "J")
         self.device = torch.device(device) if device is not None else default_device()
         # an integer seeds a generator on the sampler's device; None is torch's default stream
         self.generator = rng.torch_generator(generator, self.device)
@@ -472,10 +464,10 @@ def wolff_update(
     _check_in_place(spins)
     if spins.ndim != 2 or spins.shape[0] != spins.shape[1]:
         raise ValueError(f"spins must be one square lattice (L, L), got shape {spins.shape}")
-    if _real(J, "J") <= 0:
+    if check_real(J, "J") <= 0:
         raise ValueError(f"J must be > 0: the Wolff algorithm here is for ferromagnets, got {J}")
     L, random = spins.shape[0], rng.numpy_generator(generator)
-    p_add = 1.0 - np.exp(-2.0 * J / float(_temperatures(T, scalar=True)))
+    p_add = 1.0 - np.exp(-2.0 * J / float(check_temperatures(T, ndim=0)))
     flat = spins.reshape(-1)  # a view: flipping flat flips spins
     seed = int(random.integers(L * L))
     value = flat[seed]

@@ -30,8 +30,17 @@ import torch
 from torch import nn
 
 from . import rng
-from .checks import check_count, check_finite, check_points, check_positive, check_weights
+from .checks import (
+    check_count,
+    check_finite,
+    check_points,
+    check_positive,
+    check_real,
+    check_temperatures,
+    check_weights,
+)
 from .optim import minimize
+from .stats import LOG_2PI
 
 __all__ = [
     "Gaussian", "GaussianMixture", "DoubleWell", "Banana", "score", "Chains",
@@ -103,7 +112,7 @@ class GaussianMixture:
         if not bool((self.stds > 0).all()):
             raise ValueError("log_prob needs stds > 0: a component with std 0 is a point mass")
         d2 = ((_batch(x, self.dim)[:, None, :] - self.means[None]) ** 2).sum(-1)
-        log_norm = -0.5 * self.dim * torch.log(2 * math.pi * self.stds**2)
+        log_norm = -0.5 * self.dim * (LOG_2PI + torch.log(self.stds**2))
         return torch.logsumexp(torch.log(self.weights) + log_norm - d2 / (2 * self.stds**2), dim=1)
 
     def sample(self, n: int, generator: rng.Seed = None) -> torch.Tensor:
@@ -133,12 +142,12 @@ class Banana:
     dim = 2
 
     def __init__(self, s: float = 2.0, b: float = 0.25) -> None:
-        self.s, self.b = check_positive(s, "s"), float(check_finite(np.asarray(b, float), "b"))
+        self.s, self.b = check_positive(s, "s"), check_real(b, "b")
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = _batch(x, self.dim).unbind(1)
         twist = x2 + self.b * (x1**2 - self.s**2)
-        return -0.5 * x1**2 / self.s**2 - 0.5 * twist**2 - math.log(2 * math.pi * self.s)
+        return -0.5 * x1**2 / self.s**2 - 0.5 * twist**2 - (LOG_2PI + math.log(self.s))
 
     def sample(self, n: int, generator: rng.Seed = None) -> torch.Tensor:
         like = torch.empty(0, dtype=torch.float64, device="cpu")
@@ -340,17 +349,6 @@ def hmc(
     return _run(propose, x0, n_steps, keep_every, generator)
 
 
-def _inverse_temperatures(temperatures: list[float], like: torch.Tensor) -> torch.Tensor:
-    """1 / T for a non-empty list of finite positive temperatures, on like's device and dtype."""
-    try:
-        T = np.asarray(temperatures, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError("temperatures must be a list of numbers") from None
-    if T.ndim != 1 or len(T) == 0 or not np.all(np.isfinite(T) & (T > 0)):
-        raise ValueError(f"temperatures must be a non-empty list of finite numbers > 0, got {T}")
-    return 1.0 / torch.as_tensor(T, dtype=like.dtype, device=like.device)
-
-
 def parallel_tempering(
     log_prob: LogProb,
     x0: torch.Tensor,
@@ -361,14 +359,16 @@ def parallel_tempering(
     keep_every: int = 1,
     generator: rng.Seed = None,
 ) -> Chains:
-    """Replica exchange: one random-walk Metropolis chain per temperature (targets p^(1/T)), for
-    each of `chains` independent ladders; after each step, neighbouring temperatures propose to
+    """Replica exchange: one random-walk Metropolis chain per temperature (targets p^(1/T)), a
+    separate ladder for each row of x0; after each step, neighbouring temperatures propose to
     swap states, accepted with min(1, exp((1/T_k - 1/T_k+1)(log p(x_k+1) - log p(x_k)))).
 
     x0 has shape (chains, d). Returns the T = temperatures[0] chains (their samples and
     Metropolis acceptance) and, as ``swap_acceptance``, the swap rate of each neighbouring pair."""
     x0, step, n_steps, keep_every = _check_run(log_prob, x0, step, n_steps, keep_every)
-    betas, generator = _inverse_temperatures(temperatures, x0), rng.torch_generator(generator)
+    T = check_temperatures(temperatures, "temperatures", ndim=1)
+    betas = 1.0 / torch.as_tensor(T, dtype=x0.dtype, device=x0.device)
+    generator = rng.torch_generator(generator)
     n_temps, (n_chains, dim) = len(betas), x0.shape
     x = x0[None].repeat(n_temps, 1, 1)  # (K, chains, d)
     steps = step * torch.sqrt(1.0 / betas)[:, None, None]  # wider proposals when hotter
