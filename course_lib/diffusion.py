@@ -42,7 +42,7 @@ from .checks import (
     check_weights,
 )
 from .optim import minimize
-from .rng import Seed, init_parameters, torch_generator
+from .rng import Seed, torch_generator
 from .sampling import GaussianMixture
 
 __all__ = [
@@ -277,8 +277,8 @@ class TimeMLP(nn.Module):
     sinusoidal features (Vaswani et al. 2017) added to every block.
 
     Like ``nn.Linear`` it is built on torch's default device. With ``generator`` its weights are
-    drawn from it (``rng.init_parameters``: PyTorch's default initialization) and torch's global
-    stream is left alone."""
+    drawn from it (``rng.build``: PyTorch's default initialization) and torch's global streams
+    (the CPU's and the default device's) are left alone."""
 
     def __init__(
         self,
@@ -296,17 +296,16 @@ class TimeMLP(nn.Module):
             raise ValueError(f"time_features must be even (sin and cos), got {time_features}")
         frequencies = torch.exp(torch.linspace(0, math.log(1000.0), time_features // 2))
         self.register_buffer("frequencies", frequencies)
-        # with a generator, the default initialization's draws are discarded: fork the global stream
-        with torch.random.fork_rng(devices=[], enabled=generator is not None):
-            self.inp = nn.Linear(dim, hidden)
-            self.time = nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth))
-            block = lambda: nn.Sequential(  # noqa: E731
-                nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
-            )
-            self.blocks = nn.ModuleList(block() for _ in range(depth))
-            self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
-        if generator is not None:
-            init_parameters(self, generator)
+        generator = torch_generator(generator)  # one stream for the layers, built in this order
+        self.inp = rng.build(lambda: nn.Linear(dim, hidden), generator)
+        self.time = rng.build(
+            lambda: nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth)), generator
+        )
+        block = lambda: nn.Sequential(  # noqa: E731
+            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+        self.blocks = rng.build(lambda: nn.ModuleList(block() for _ in range(depth)), generator)
+        self.out = rng.build(lambda: nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim)), generator)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
         """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor (or a number)."""

@@ -27,7 +27,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import copy
-import functools
 import math
 from collections.abc import Callable, Iterator
 
@@ -52,14 +51,11 @@ def _mlp(n_in: int, n_out: int, hidden: int, generator: torch.Generator | None) 
     """A two-hidden-layer MLP whose last layer is zero, so every coupling starts as the identity.
     With a generator, the weights are drawn from it (the same draws as PyTorch's default init)."""
     hidden = check_count(hidden, "hidden")
-    linear = nn.Linear if generator is None else functools.partial(nn.utils.skip_init, nn.Linear)
-    net = nn.Sequential(
-        linear(n_in, hidden), nn.GELU(),
-        linear(hidden, hidden), nn.GELU(),
-        linear(hidden, n_out),
-    )
-    if generator is not None:
-        rng.init_parameters(net, generator)
+    net = rng.build(lambda: nn.Sequential(
+        nn.Linear(n_in, hidden), nn.GELU(),
+        nn.Linear(hidden, hidden), nn.GELU(),
+        nn.Linear(hidden, n_out),
+    ), generator)
     nn.init.zeros_(net[-1].weight)
     nn.init.zeros_(net[-1].bias)
     return net
@@ -113,15 +109,17 @@ def checkerboard_mask(
     return torch.arange(dim, device=device) % 2 == parity
 
 
-def _coupling_mask(dim: int, mask: torch.Tensor) -> torch.Tensor:
+def _coupling_mask(dim: int, mask: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``mask`` checked, as a boolean tensor on torch's default device (where nn.Linear puts the
+    coupling's weights), and the number of features it selects."""
     dim = check_count(dim, "dim", minimum=2)
     if not torch.is_tensor(mask) or mask.shape != (dim,):
         shape = tuple(mask.shape) if torch.is_tensor(mask) else type(mask).__name__
         raise ValueError(f"mask must be a tensor of shape ({dim},), got {shape}")
-    mask = mask.bool()
-    if bool(mask.all()) or not bool(mask.any()):
+    n_in = int(mask.bool().sum())
+    if n_in in (0, dim):
         raise ValueError("mask must select some features to condition on, and leave some")
-    return mask
+    return mask.to(torch.get_default_device(), torch.bool), n_in
 
 
 class AdditiveCoupling(FlowLayer):
@@ -132,8 +130,8 @@ class AdditiveCoupling(FlowLayer):
         self, dim: int, mask: torch.Tensor, hidden: int = 64, *, generator: rng.Seed = None
     ) -> None:
         super().__init__()
-        self.register_buffer("mask", _coupling_mask(dim, mask))
-        n_in = int(self.mask.sum())
+        mask, n_in = _coupling_mask(dim, mask)
+        self.register_buffer("mask", mask)
         self.net = _mlp(n_in, dim - n_in, hidden, rng.torch_generator(generator))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,8 +167,8 @@ class AffineCoupling(FlowLayer):
         self, dim: int, mask: torch.Tensor, hidden: int = 64, *, generator: rng.Seed = None
     ) -> None:
         super().__init__()
-        self.register_buffer("mask", _coupling_mask(dim, mask))
-        n_in = int(self.mask.sum())
+        mask, n_in = _coupling_mask(dim, mask)
+        self.register_buffer("mask", mask)
         self.net = _mlp(n_in, 2 * (dim - n_in), hidden, rng.torch_generator(generator))
         self.scale = nn.Parameter(torch.ones(dim - n_in))
 

@@ -26,7 +26,6 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import torch
@@ -432,19 +431,16 @@ class VAE(nn.Module):
         self.decoder_type, self.n_mixture = decoder, n_mixture
         per_pixel = n_levels if decoder == "softmax" else 3 * n_mixture
         generator = rng.torch_generator(generator)
-        linear = nn.Linear if generator is None else partial(nn.utils.skip_init, nn.Linear)
-        self.encoder = _Network(  # image -> (mean, log-variance) of q(z|x)
-            linear(n_pixels, hidden), nn.GELU(), _Dropout(dropout),
-            linear(hidden, hidden), nn.GELU(),
-            linear(hidden, 2 * latent_dim),
-        )
-        self.decoder = _Network(  # code -> parameters of p(x|z) for every pixel
-            linear(latent_dim, hidden), nn.GELU(), _Dropout(dropout),
-            linear(hidden, hidden), nn.GELU(),
-            linear(hidden, n_pixels * per_pixel),
-        )
-        if generator is not None:
-            rng.init_parameters(self, generator)
+        self.encoder = rng.build(lambda: _Network(  # image -> (mean, log-variance) of q(z|x)
+            nn.Linear(n_pixels, hidden), nn.GELU(), _Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, 2 * latent_dim),
+        ), generator)
+        self.decoder = rng.build(lambda: _Network(  # code -> parameters of p(x|z) for every pixel
+            nn.Linear(latent_dim, hidden), nn.GELU(), _Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, n_pixels * per_pixel),
+        ), generator)
 
     def _like(self) -> torch.Tensor:
         return self.decoder[0].weight  # the model's dtype and device
