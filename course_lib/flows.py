@@ -411,12 +411,16 @@ def randomize_parameters(
 
 
 def autograd_log_det(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian."""
+    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian,
+    in evaluation mode (no data-dependent initialization runs); the module is left as it was."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     check_points(x, "x")
     out = []
-    for row in x:
-        jac = torch.autograd.functional.jacobian(lambda v: module(v[None])[0][0], row)
-        out.append(torch.linalg.slogdet(jac)[1])
+    with _evaluating(module):
+        for row in x:
+            jac = torch.autograd.functional.jacobian(lambda v: module(v[None])[0][0], row.detach())
+            out.append(torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 
 

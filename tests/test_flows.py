@@ -75,6 +75,16 @@ def test_log_det_matches_autograd_and_inverse_round_trips(name, dim):
     torch.testing.assert_close(layer.inverse(z), x, atol=1e-9, rtol=1e-9)
 
 
+def test_autograd_log_det_leaves_a_fresh_glow_untouched():
+    flow = fl.glow(2, n_steps=1, generator=0).double()
+    before = {k: v.clone() for k, v in flow.state_dict().items()}
+    log_det = fl.autograd_log_det(flow, torch.randn(3, 2, dtype=torch.float64))
+    assert torch.isfinite(log_det).all() and flow.training
+    assert all(torch.equal(before[k], v) for k, v in flow.state_dict().items())
+    with pytest.raises(TypeError, match="module"):
+        fl.autograd_log_det(lambda x: (x, x), torch.zeros(2, 2))
+
+
 def test_actnorm_initializes_from_data():
     layer = fl.ActNorm(3)
     x = torch.randn(500, 3) * torch.tensor([1.0, 5.0, 0.1]) + 2.0
