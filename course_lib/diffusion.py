@@ -503,12 +503,14 @@ def sample_ddim(
 ) -> Reverse:
     """Deterministic DDIM: ``ddim_step`` on ``n_steps`` evenly spaced steps from ``t_start``
     (default T) down to 0. It discretizes the probability-flow ODE; ``t_start`` < T starts from a
-    state at step t_start."""
+    state at step t_start. At most t_start steps (each one at least one step of the schedule)."""
     x, T = _check_start(model, x_start, "x_start"), _check_schedule(schedule).T
     n_steps, clip = check_count(n_steps, "n_steps"), _check_clip(clip)
     t_start = _check_step(T if t_start is None else t_start, "t_start", 1, T)
+    if n_steps > t_start:
+        raise ValueError(f"n_steps must be at most t_start = {t_start}, got {n_steps}")
     grid = torch.linspace(t_start, 0, n_steps + 1, dtype=torch.float32, device="cpu")
-    grid = grid.round().long().tolist()
+    grid = list(dict.fromkeys(grid.round().long().tolist()))  # strictly decreasing
     step = lambda eps, k, x: ddim_step(eps, grid[k], grid[k + 1], x, schedule, clip)  # noqa: E731
     keep = set(grid[:-1]) if keep_all else set()
     return _reverse(model, x, grid[:-1], [t / T for t in grid[:-1]], step, keep)
