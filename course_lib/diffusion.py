@@ -772,6 +772,7 @@ class GaussianPlusNetwork(nn.Module):
     At high noise the Gaussian (covariance) part of the score is nearly the whole story (Wang &
     Vastola 2023; Li, Dai & Qu 2024), and a network trained on few images needs long training to
     match it at low noise. Given in closed form, it leaves the network the non-Gaussian structure.
+    ``net`` is copied (the copy's last nn.Linear is zeroed); the caller's net is left as it was.
     """
 
     def __init__(self, gaussian: GaussianDenoiser, schedule: NoiseSchedule, net: nn.Module) -> None:
@@ -782,9 +783,10 @@ class GaussianPlusNetwork(nn.Module):
         linear = [m for m in modules if isinstance(m, nn.Linear)]
         if not linear:
             raise ValueError("net must be an nn.Module with an nn.Linear output layer (set to 0)")
-        self.gaussian, self.net = ExactEpsilon(gaussian, schedule), net
-        nn.init.zeros_(linear[-1].weight)
-        nn.init.zeros_(linear[-1].bias)
+        self.gaussian, self.net = ExactEpsilon(gaussian, schedule), copy.deepcopy(net)
+        last = [m for m in self.net.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.gaussian(x, time) + self.net(x, time)

@@ -638,10 +638,13 @@ class TrainingLog:
         return now - self.start + self.longest_epoch > self.time_budget
 
     def _record(self, epoch: int) -> None:
-        """Validation ELBO of the current weights; keep them if they are the best so far."""
+        """Validation ELBO of the current weights (in evaluation mode; the model's mode is
+        restored after); keep them if they are the best so far."""
+        training = self.model.training
         self.model.eval()
         with torch.no_grad():
             value = float(self.model.elbo(self.validation, generator=self.generator).mean())
+        self.model.train(training)
         self.history["epoch"].append(epoch)
         self.history["seconds"].append(time.perf_counter() - self.start)
         self.history["validation_elbo"].append(value)
@@ -673,8 +676,8 @@ def train_vae(
 ) -> dict[str, list[float]]:
     """Adam on minibatches of the ELBO (``n_importance = 1``, the KL weighted by ``beta``) or of
     the IWAE bound with ``n_importance`` samples (Burda et al. 2016). Stops after ``max_epochs``
-    or ``time_budget`` seconds and keeps the weights with the best validation ELBO. Batches,
-    dropout masks and z are drawn from ``generator``."""
+    or ``time_budget`` seconds and returns the model with the best validation ELBO's weights, in
+    evaluation mode. Batches, dropout masks and z are drawn from ``generator``."""
     generator = rng.torch_generator(generator)
     log = TrainingLog(model, validation, time_budget, generator=generator)
     x_train = model._check(train, "train")

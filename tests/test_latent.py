@@ -285,6 +285,17 @@ def test_train_vae_leaves_the_global_stream_and_repeats_with_a_generator():
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
+def test_training_log_restores_the_models_mode():
+    model = lt.VAE(n_pixels=4, n_levels=3, latent_dim=2, hidden=8, generator=0)
+    log = lt.TrainingLog(model, torch.tensor([[0, 1, 2, 1]]), every=1, generator=0)
+    for training in (True, False):
+        model.train(training)
+        log.end_of_epoch(1)
+        assert model.training == training
+    log.finish()
+    assert not model.training
+
+
 def test_vae_rejects_bad_images():
     model = lt.VAE(latent_dim=2, hidden=16)
     with pytest.raises(ValueError, match="shape"):
