@@ -222,8 +222,12 @@ def saxe_gd_strength(n_steps: int, s: float, a0: float, lr: float) -> np.ndarray
     s, a0, lr = check_positive(s, "s"), check_positive(a0, "a0"), check_positive(lr, "lr")
     a = np.empty(n_steps + 1)
     a[0] = a0
-    for t in range(n_steps):
-        a[t + 1] = a[t] * (1 + lr * (s - a[t])) ** 2
+    try:  # an overflow means gradient descent diverged (lr s > 1 is unstable near a = s)
+        with np.errstate(over="raise", invalid="raise"):
+            for t in range(n_steps):
+                a[t + 1] = a[t] * (1 + lr * (s - a[t])) ** 2
+    except FloatingPointError:
+        raise FloatingPointError(f"gradient descent diverged: lower lr (got {lr})") from None
     return a
 
 

@@ -173,6 +173,8 @@ BAD_INPUTS = [
      "record_every"),
     ("latent.train_linear_autoencoder diverges",
      lambda: lt.train_linear_autoencoder(X, 2, 10.0, 200), FloatingPointError, "lr"),
+    ("saxe_gd_strength diverging lr", lambda: lt.saxe_gd_strength(100, 1.0, 0.5, 5.0),
+     FloatingPointError, "lr"),
     ("latent.LinearVAE d=0", lambda: lt.LinearVAE(0, 2), ValueError, "d"),
     ("latent.LinearVAE q=0", lambda: lt.LinearVAE(3, 0), ValueError, "q"),
     ("latent.LinearVAE generator", lambda: lt.LinearVAE(3, 1, generator=0.5),
