@@ -79,6 +79,12 @@ def _check_step(t: object, name: str, low: int, high: int) -> int:
     return t
 
 
+def _check_tensor(value: object, name: str) -> torch.Tensor:
+    if not torch.is_tensor(value):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
 def _check_same_shape(value: torch.Tensor, name: str, x: torch.Tensor, x_name: str) -> None:
     if not torch.is_tensor(value) or value.shape != x.shape:
         shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
@@ -439,7 +445,7 @@ def flow_matching_step(
     straight path x_t = (1 - t) x_0 + t eps the denoised estimate is x0_hat = x_t - t v.
     Returns (x_{t - dt}, x0_hat)."""
     t, dt = check_positive(t, "t"), check_positive(dt, "dt")
-    _check_same_shape(v, "v", x, "x")
+    _check_same_shape(v, "v", _check_tensor(x, "x"), "x")
     return x - dt * v, x - t * v
 
 
@@ -606,7 +612,7 @@ class GaussianDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         shrink = lambda lam: alpha * lam / (alpha**2 * lam + sigma**2)  # noqa: E731
         out = self.mean.to(x.device) + self._in_eigenbasis(x, alpha, shrink)
@@ -616,7 +622,7 @@ class GaussianDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """grad_x log p(x) of the noisy marginal N(alpha mean, alpha^2 cov + sigma^2 I)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         inverse = lambda lam: 1 / (alpha**2 * lam + sigma**2)  # noqa: E731
         return -self._in_eigenbasis(x, alpha, inverse).to(x.dtype)
@@ -699,7 +705,7 @@ class MixtureDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         x = check_points(x, "x", self.means.shape[1])
         xd, d = x.double(), x.shape[1]
         means, stds, weights = (v.to(x.device) for v in (self.means, self.stds, self.weights))
@@ -738,8 +744,11 @@ class ExactEpsilon(nn.Module):
         self.denoiser, self.schedule = denoiser, _check_schedule(schedule)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
-        time = torch.as_tensor(time, dtype=torch.float64, device=x.device)
-        t = _as_steps(torch.round(time * self.schedule.T).long(), self.schedule.T, x, low=1)
+        time = torch.as_tensor(time, dtype=torch.float64, device=_check_tensor(x, "x").device)
+        T = self.schedule.T
+        if not bool(((time >= 1 / T) & (time <= 1)).all()):
+            raise ValueError(f"time must lie in [1/T, 1] with T = {T}")
+        t = _as_steps(torch.round(time * T).long(), T, x, low=1)
         a, s = self.schedule.coefficients(t, x.double(), check=False)
         x0_hat = self.denoiser.denoise(x, a, s).double()
         return ((x.double() - a * x0_hat) / s).to(x.dtype)

@@ -161,8 +161,10 @@ class PPCA:
         """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999,
         eq. 3.8): -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
         lam = np.asarray(variances, dtype=float)
+        if lam.ndim != 1:
+            raise ValueError(f"variances must be a 1-d array, got shape {lam.shape}")
         d, q, n = len(lam), check_count(q, "q"), check_count(n, "n")
-        if lam.ndim != 1 or not q < d:
+        if not q < d:
             raise ValueError(f"q must satisfy 1 <= q < d = len(variances) = {d}, got {q}")
         if not np.all(np.isfinite(lam)) or np.any(lam[:q] <= 0) or lam[q:].mean() <= 0:
             raise ValueError("variances must be finite, the top q and the rest's mean > 0")
@@ -461,9 +463,10 @@ class VAE(nn.Module):
         return x.long()
 
     def _codes(self, z: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(z) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
-            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (..., {self.latent_dim}), got {shape}")
+        if not torch.is_tensor(z):
+            raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        if z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must be of shape (..., {self.latent_dim}), got {tuple(z.shape)}")
         return z
 
     def encode(
@@ -561,6 +564,7 @@ class VAE(nn.Module):
         self, z: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Expected pixel values E[x | z] (for smooth pictures of latent traversals)."""
+        z = self._codes(z)
         levels = torch.arange(self.n_levels, dtype=z.dtype, device=z.device)
         return (self.pixel_log_probs(z, generator=generator).exp() * levels).sum(-1)
 
