@@ -36,8 +36,9 @@ from torch import nn
 
 from . import rng
 from .checks import check_count, check_finite, check_points, check_positive
+from .latent import _gaussian_log_prob_full
 from .optim import minimize
-from .stats import LOG_2PI, gaussian_log_prob
+from .stats import gaussian_log_prob
 
 __all__ = [
     "FlowLayer", "checkerboard_mask", "AdditiveCoupling", "Scaling", "AffineCoupling", "ActNorm",
@@ -545,12 +546,7 @@ def gaussian_nll(train: np.ndarray, test: np.ndarray) -> float:
     check_finite(train, "train")
     check_finite(test, "test")
     mean, cov = train.mean(0), np.cov(train, rowvar=False).reshape(len(train.T), -1)
-    sign, log_det = np.linalg.slogdet(cov)
-    if sign <= 0:
-        raise ValueError("train has a singular covariance: no Gaussian density fits it")
-    r = test - mean
-    maha = np.einsum("ni,ni->n", r, np.linalg.solve(cov, r.T).T)
-    return float(0.5 * (maha.mean() + log_det + len(mean) * LOG_2PI))
+    return float(-_gaussian_log_prob_full(test, mean, cov, "train").mean())
 
 
 # --------------------------------------------------------------------------- reading out couplings

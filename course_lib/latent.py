@@ -106,6 +106,19 @@ class PCA:
         return self.mean + self.project(x, k) @ self.components[: int(k)]
 
 
+def _gaussian_log_prob_full(
+    x: np.ndarray, mean: np.ndarray, cov: np.ndarray, name: str = "cov"
+) -> np.ndarray:
+    """log N(x; mean, cov) for each row of x, a full covariance (numpy, by slogdet and solve);
+    a singular ``cov`` (computed from ``name``) raises a ValueError."""
+    sign, log_det = np.linalg.slogdet(cov)
+    if sign <= 0:
+        raise ValueError(f"{name} has a singular covariance: no Gaussian density fits it")
+    r = x - mean
+    maha = np.einsum("ni,ni->n", r, np.linalg.solve(cov, r.T).T)
+    return -0.5 * (len(mean) * LOG_2PI + log_det + maha)
+
+
 @dataclass
 class PPCA:
     """Probabilistic PCA (Tipping & Bishop 1999): z ~ N(0, I_q), x = W z + mu + sigma eps.
@@ -150,11 +163,8 @@ class PPCA:
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """log N(x; mu, W W^T + sigma^2 I) for each row of x."""
-        x = _data(x, min_rows=1, dim=len(self.mean))
-        sign, logdet = np.linalg.slogdet(self.covariance)
-        r = x - self.mean
-        maha = np.einsum("ni,ni->n", r, np.linalg.solve(self.covariance, r.T).T)
-        return -0.5 * (len(self.mean) * LOG_2PI + logdet + maha)
+        return _gaussian_log_prob_full(_data(x, min_rows=1, dim=len(self.mean)), self.mean,
+                                       self.covariance)
 
     @staticmethod
     def max_log_likelihood(variances: np.ndarray, q: int, n: int) -> float:
@@ -299,6 +309,14 @@ def train_linear_autoencoder(
 
 
 # --------------------------------------------------------------------------- linear VAE
+
+
+def _kl_to_standard_normal(
+    mean: torch.Tensor, var: torch.Tensor, log_var: torch.Tensor
+) -> torch.Tensor:
+    """KL(N(mean, diag var) || N(0, I)) = 0.5 sum_j (var_j + mean_j^2 - 1 - ln var_j) over the last
+    axis (Kingma & Welling 2014, appendix B)."""
+    return 0.5 * (var + mean**2 - 1 - log_var).sum(-1)
 
 
 class LinearVAE(nn.Module):
@@ -535,7 +553,7 @@ class VAE(nn.Module):
         mean, log_var = self.encode(x, generator=generator)
         eps = rng.randn(mean.shape, mean, generator)
         z = mean + torch.exp(0.5 * log_var) * eps  # reparameterization
-        kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
+        kl = _kl_to_standard_normal(mean, log_var.exp(), log_var)
         return self.log_likelihood(x, z, generator=generator) - beta * kl
 
     def iwae(
@@ -578,7 +596,7 @@ def prior_moment_gap(z: torch.Tensor) -> float:
     if len(z) < 2:
         raise ValueError(f"z needs at least 2 rows for a variance, got shape {tuple(z.shape)}")
     m, v = z.mean(0), z.var(0)
-    return 0.5 * float((v + m**2 - 1 - v.log()).sum())
+    return float(_kl_to_standard_normal(m, v, v.log()))
 
 
 def prior_moment_gap_floor(n: int, k: int) -> float:
