@@ -359,8 +359,10 @@ class LinearVAE(nn.Module):
     def fit(
         cls, x: np.ndarray | torch.Tensor, q: int, *, max_iter: int = 500, generator: rng.Seed = 0
     ) -> "LinearVAE":
-        """The linear VAE with q latent dimensions maximizing the mean ELBO of x (L-BFGS, full
-        batch), started from ``generator``'s draws; the final mean ELBO is ``fitted_elbo``."""
+        """The linear VAE with q latent dimensions maximizing the mean ELBO of x, started from
+        ``generator``'s draws: full-batch L-BFGS with a strong-Wolfe line search, 5 calls of
+        ``optimizer.step`` of at most ``max_iter`` iterations each (the curvature history of 50
+        steps carries over). The final mean ELBO is ``fitted_elbo``."""
         if torch.is_tensor(x):
             data = torch.as_tensor(_data(x.detach().cpu().numpy()), dtype=x.dtype, device=x.device)
         else:

@@ -314,6 +314,11 @@ def test_the_shared_gaussian_formulas():
                        st.multivariate_normal(m, cov).logpdf(x))
 
 
+def test_linear_vae_fit_documents_its_l_bfgs_steps():
+    doc = lt.LinearVAE.fit.__doc__
+    assert "L-BFGS" in doc and "max_iter" in doc and "5 calls" in doc
+
+
 def test_vae_rejects_bad_images():
     model = lt.VAE(latent_dim=2, hidden=16)
     with pytest.raises(ValueError, match="shape"):
