@@ -745,10 +745,10 @@ class ExactEpsilon(nn.Module):
 
     def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
         time = torch.as_tensor(time, dtype=torch.float64, device=_check_tensor(x, "x").device)
-        T = self.schedule.T
-        if not bool(((time >= 1 / T) & (time <= 1)).all()):
-            raise ValueError(f"time must lie in [1/T, 1] with T = {T}")
-        t = _as_steps(torch.round(time * T).long(), T, x, low=1)
+        T, steps = self.schedule.T, torch.round(time * self.schedule.T).long()
+        if not bool(((steps >= 1) & (steps <= T)).all()):
+            raise ValueError(f"time must lie in [1/T, 1] (T = {T}), got steps round(time T) off it")
+        t = _as_steps(steps, T, x, low=1)
         a, s = self.schedule.coefficients(t, x.double(), check=False)
         x0_hat = self.denoiser.denoise(x, a, s).double()
         return ((x.double() - a * x0_hat) / s).to(x.dtype)
