@@ -42,7 +42,7 @@ from .checks import (
     check_weights,
 )
 from .optim import minimize
-from .rng import Seed, init_parameters, torch_generator
+from .rng import Seed, torch_generator
 from .sampling import GaussianMixture
 
 __all__ = [
@@ -77,6 +77,12 @@ def _check_step(t: object, name: str, low: int, high: int) -> int:
     if t > high:
         raise ValueError(f"{name} must lie in {low}..{high}, got {t}")
     return t
+
+
+def _check_tensor(value: object, name: str) -> torch.Tensor:
+    if not torch.is_tensor(value):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
 
 
 def _check_same_shape(value: torch.Tensor, name: str, x: torch.Tensor, x_name: str) -> None:
@@ -277,8 +283,8 @@ class TimeMLP(nn.Module):
     sinusoidal features (Vaswani et al. 2017) added to every block.
 
     Like ``nn.Linear`` it is built on torch's default device. With ``generator`` its weights are
-    drawn from it (``rng.init_parameters``: PyTorch's default initialization) and torch's global
-    stream is left alone."""
+    drawn from it (``rng.build``: PyTorch's default initialization) and torch's global streams
+    (the CPU's and the default device's) are left alone."""
 
     def __init__(
         self,
@@ -296,17 +302,16 @@ class TimeMLP(nn.Module):
             raise ValueError(f"time_features must be even (sin and cos), got {time_features}")
         frequencies = torch.exp(torch.linspace(0, math.log(1000.0), time_features // 2))
         self.register_buffer("frequencies", frequencies)
-        # with a generator, the default initialization's draws are discarded: fork the global stream
-        with torch.random.fork_rng(devices=[], enabled=generator is not None):
-            self.inp = nn.Linear(dim, hidden)
-            self.time = nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth))
-            block = lambda: nn.Sequential(  # noqa: E731
-                nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
-            )
-            self.blocks = nn.ModuleList(block() for _ in range(depth))
-            self.out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim))
-        if generator is not None:
-            init_parameters(self, generator)
+        generator = torch_generator(generator)  # one stream for the layers, built in this order
+        self.inp = rng.build(lambda: nn.Linear(dim, hidden), generator)
+        self.time = rng.build(
+            lambda: nn.ModuleList(nn.Linear(time_features, hidden) for _ in range(depth)), generator
+        )
+        block = lambda: nn.Sequential(  # noqa: E731
+            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+        self.blocks = rng.build(lambda: nn.ModuleList(block() for _ in range(depth)), generator)
+        self.out = rng.build(lambda: nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim)), generator)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
         """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor (or a number)."""
@@ -440,7 +445,7 @@ def flow_matching_step(
     straight path x_t = (1 - t) x_0 + t eps the denoised estimate is x0_hat = x_t - t v.
     Returns (x_{t - dt}, x0_hat)."""
     t, dt = check_positive(t, "t"), check_positive(dt, "dt")
-    _check_same_shape(v, "v", x, "x")
+    _check_same_shape(v, "v", _check_tensor(x, "x"), "x")
     return x - dt * v, x - t * v
 
 
@@ -504,12 +509,14 @@ def sample_ddim(
 ) -> Reverse:
     """Deterministic DDIM: ``ddim_step`` on ``n_steps`` evenly spaced steps from ``t_start``
     (default T) down to 0. It discretizes the probability-flow ODE; ``t_start`` < T starts from a
-    state at step t_start."""
+    state at step t_start. At most t_start steps (each one at least one step of the schedule)."""
     x, T = _check_start(model, x_start, "x_start"), _check_schedule(schedule).T
     n_steps, clip = check_count(n_steps, "n_steps"), _check_clip(clip)
     t_start = _check_step(T if t_start is None else t_start, "t_start", 1, T)
+    if n_steps > t_start:
+        raise ValueError(f"n_steps must be at most t_start = {t_start}, got {n_steps}")
     grid = torch.linspace(t_start, 0, n_steps + 1, dtype=torch.float32, device="cpu")
-    grid = grid.round().long().tolist()
+    grid = list(dict.fromkeys(grid.round().long().tolist()))  # strictly decreasing
     step = lambda eps, k, x: ddim_step(eps, grid[k], grid[k + 1], x, schedule, clip)  # noqa: E731
     keep = set(grid[:-1]) if keep_all else set()
     return _reverse(model, x, grid[:-1], [t / T for t in grid[:-1]], step, keep)
@@ -605,7 +612,7 @@ class GaussianDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         shrink = lambda lam: alpha * lam / (alpha**2 * lam + sigma**2)  # noqa: E731
         out = self.mean.to(x.device) + self._in_eigenbasis(x, alpha, shrink)
@@ -615,7 +622,7 @@ class GaussianDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """grad_x log p(x) of the noisy marginal N(alpha mean, alpha^2 cov + sigma^2 I)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         alpha, sigma = _as_double(alpha), _as_double(sigma)
         inverse = lambda lam: 1 / (alpha**2 * lam + sigma**2)  # noqa: E731
         return -self._in_eigenbasis(x, alpha, inverse).to(x.dtype)
@@ -698,7 +705,7 @@ class MixtureDenoiser:
         self, x: torch.Tensor, alpha: torch.Tensor | float, sigma: torch.Tensor | float
     ) -> torch.Tensor:
         """E[x_0 | alpha x_0 + sigma eps = x]; alpha, sigma scalars or of shape (batch, 1)."""
-        _check_noise_levels(alpha, sigma)
+        _check_tensor(x, "x"), _check_noise_levels(alpha, sigma)
         x = check_points(x, "x", self.means.shape[1])
         xd, d = x.double(), x.shape[1]
         means, stds, weights = (v.to(x.device) for v in (self.means, self.stds, self.weights))
@@ -737,8 +744,11 @@ class ExactEpsilon(nn.Module):
         self.denoiser, self.schedule = denoiser, _check_schedule(schedule)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
-        time = torch.as_tensor(time, dtype=torch.float64, device=x.device)
-        t = _as_steps(torch.round(time * self.schedule.T).long(), self.schedule.T, x, low=1)
+        time = torch.as_tensor(time, dtype=torch.float64, device=_check_tensor(x, "x").device)
+        T, steps = self.schedule.T, torch.round(time * self.schedule.T).long()
+        if not bool(((steps >= 1) & (steps <= T)).all()):
+            raise ValueError(f"time must lie in [1/T, 1] (T = {T}), got steps round(time T) off it")
+        t = _as_steps(steps, T, x, low=1)
         a, s = self.schedule.coefficients(t, x.double(), check=False)
         x0_hat = self.denoiser.denoise(x, a, s).double()
         return ((x.double() - a * x0_hat) / s).to(x.dtype)
@@ -771,6 +781,7 @@ class GaussianPlusNetwork(nn.Module):
     At high noise the Gaussian (covariance) part of the score is nearly the whole story (Wang &
     Vastola 2023; Li, Dai & Qu 2024), and a network trained on few images needs long training to
     match it at low noise. Given in closed form, it leaves the network the non-Gaussian structure.
+    ``net`` is copied (the copy's last nn.Linear is zeroed); the caller's net is left as it was.
     """
 
     def __init__(self, gaussian: GaussianDenoiser, schedule: NoiseSchedule, net: nn.Module) -> None:
@@ -781,9 +792,10 @@ class GaussianPlusNetwork(nn.Module):
         linear = [m for m in modules if isinstance(m, nn.Linear)]
         if not linear:
             raise ValueError("net must be an nn.Module with an nn.Linear output layer (set to 0)")
-        self.gaussian, self.net = ExactEpsilon(gaussian, schedule), net
-        nn.init.zeros_(linear[-1].weight)
-        nn.init.zeros_(linear[-1].bias)
+        self.gaussian, self.net = ExactEpsilon(gaussian, schedule), copy.deepcopy(net)
+        last = [m for m in self.net.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.gaussian(x, time) + self.net(x, time)

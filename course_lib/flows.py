@@ -27,7 +27,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import copy
-import functools
 import math
 from collections.abc import Callable, Iterator
 
@@ -37,8 +36,9 @@ from torch import nn
 
 from . import rng
 from .checks import check_count, check_finite, check_points, check_positive
+from .latent import _gaussian_log_prob_full
 from .optim import minimize
-from .stats import LOG_2PI, gaussian_log_prob
+from .stats import gaussian_log_prob
 
 __all__ = [
     "FlowLayer", "checkerboard_mask", "AdditiveCoupling", "Scaling", "AffineCoupling", "ActNorm",
@@ -52,14 +52,11 @@ def _mlp(n_in: int, n_out: int, hidden: int, generator: torch.Generator | None) 
     """A two-hidden-layer MLP whose last layer is zero, so every coupling starts as the identity.
     With a generator, the weights are drawn from it (the same draws as PyTorch's default init)."""
     hidden = check_count(hidden, "hidden")
-    linear = nn.Linear if generator is None else functools.partial(nn.utils.skip_init, nn.Linear)
-    net = nn.Sequential(
-        linear(n_in, hidden), nn.GELU(),
-        linear(hidden, hidden), nn.GELU(),
-        linear(hidden, n_out),
-    )
-    if generator is not None:
-        rng.init_parameters(net, generator)
+    net = rng.build(lambda: nn.Sequential(
+        nn.Linear(n_in, hidden), nn.GELU(),
+        nn.Linear(hidden, hidden), nn.GELU(),
+        nn.Linear(hidden, n_out),
+    ), generator)
     nn.init.zeros_(net[-1].weight)
     nn.init.zeros_(net[-1].bias)
     return net
@@ -113,15 +110,17 @@ def checkerboard_mask(
     return torch.arange(dim, device=device) % 2 == parity
 
 
-def _coupling_mask(dim: int, mask: torch.Tensor) -> torch.Tensor:
+def _coupling_mask(dim: int, mask: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """``mask`` checked, as a boolean tensor on torch's default device (where nn.Linear puts the
+    coupling's weights), and the number of features it selects."""
     dim = check_count(dim, "dim", minimum=2)
     if not torch.is_tensor(mask) or mask.shape != (dim,):
         shape = tuple(mask.shape) if torch.is_tensor(mask) else type(mask).__name__
         raise ValueError(f"mask must be a tensor of shape ({dim},), got {shape}")
-    mask = mask.bool()
-    if bool(mask.all()) or not bool(mask.any()):
+    n_in = int(mask.bool().sum())
+    if n_in in (0, dim):
         raise ValueError("mask must select some features to condition on, and leave some")
-    return mask
+    return mask.to(torch.get_default_device(), torch.bool), n_in
 
 
 class AdditiveCoupling(FlowLayer):
@@ -132,8 +131,8 @@ class AdditiveCoupling(FlowLayer):
         self, dim: int, mask: torch.Tensor, hidden: int = 64, *, generator: rng.Seed = None
     ) -> None:
         super().__init__()
-        self.register_buffer("mask", _coupling_mask(dim, mask))
-        n_in = int(self.mask.sum())
+        mask, n_in = _coupling_mask(dim, mask)
+        self.register_buffer("mask", mask)
         self.net = _mlp(n_in, dim - n_in, hidden, rng.torch_generator(generator))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,8 +168,8 @@ class AffineCoupling(FlowLayer):
         self, dim: int, mask: torch.Tensor, hidden: int = 64, *, generator: rng.Seed = None
     ) -> None:
         super().__init__()
-        self.register_buffer("mask", _coupling_mask(dim, mask))
-        n_in = int(self.mask.sum())
+        mask, n_in = _coupling_mask(dim, mask)
+        self.register_buffer("mask", mask)
         self.net = _mlp(n_in, 2 * (dim - n_in), hidden, rng.torch_generator(generator))
         self.scale = nn.Parameter(torch.ones(dim - n_in))
 
@@ -413,12 +412,16 @@ def randomize_parameters(
 
 
 def autograd_log_det(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian."""
+    """log|det J| of module's forward map at each row of x, from the full autograd Jacobian,
+    in evaluation mode (no data-dependent initialization runs); the module is left as it was."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     check_points(x, "x")
     out = []
-    for row in x:
-        jac = torch.autograd.functional.jacobian(lambda v: module(v[None])[0][0], row)
-        out.append(torch.linalg.slogdet(jac)[1])
+    with _evaluating(module):
+        for row in x:
+            jac = torch.autograd.functional.jacobian(lambda v: module(v[None])[0][0], row.detach())
+            out.append(torch.linalg.slogdet(jac)[1])
     return torch.stack(out)
 
 
@@ -543,12 +546,7 @@ def gaussian_nll(train: np.ndarray, test: np.ndarray) -> float:
     check_finite(train, "train")
     check_finite(test, "test")
     mean, cov = train.mean(0), np.cov(train, rowvar=False).reshape(len(train.T), -1)
-    sign, log_det = np.linalg.slogdet(cov)
-    if sign <= 0:
-        raise ValueError("train has a singular covariance: no Gaussian density fits it")
-    r = test - mean
-    maha = np.einsum("ni,ni->n", r, np.linalg.solve(cov, r.T).T)
-    return float(0.5 * (maha.mean() + log_det + len(mean) * LOG_2PI))
+    return float(-_gaussian_log_prob_full(test, mean, cov, "train").mean())
 
 
 # --------------------------------------------------------------------------- reading out couplings

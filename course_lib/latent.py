@@ -26,7 +26,6 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import torch
@@ -107,6 +106,19 @@ class PCA:
         return self.mean + self.project(x, k) @ self.components[: int(k)]
 
 
+def _gaussian_log_prob_full(
+    x: np.ndarray, mean: np.ndarray, cov: np.ndarray, name: str = "cov"
+) -> np.ndarray:
+    """log N(x; mean, cov) for each row of x, a full covariance (numpy, by slogdet and solve);
+    a singular ``cov`` (computed from ``name``) raises a ValueError."""
+    sign, log_det = np.linalg.slogdet(cov)
+    if sign <= 0:
+        raise ValueError(f"{name} has a singular covariance: no Gaussian density fits it")
+    r = x - mean
+    maha = np.einsum("ni,ni->n", r, np.linalg.solve(cov, r.T).T)
+    return -0.5 * (len(mean) * LOG_2PI + log_det + maha)
+
+
 @dataclass
 class PPCA:
     """Probabilistic PCA (Tipping & Bishop 1999): z ~ N(0, I_q), x = W z + mu + sigma eps.
@@ -151,19 +163,18 @@ class PPCA:
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """log N(x; mu, W W^T + sigma^2 I) for each row of x."""
-        x = _data(x, min_rows=1, dim=len(self.mean))
-        sign, logdet = np.linalg.slogdet(self.covariance)
-        r = x - self.mean
-        maha = np.einsum("ni,ni->n", r, np.linalg.solve(self.covariance, r.T).T)
-        return -0.5 * (len(self.mean) * LOG_2PI + logdet + maha)
+        return _gaussian_log_prob_full(_data(x, min_rows=1, dim=len(self.mean)), self.mean,
+                                       self.covariance)
 
     @staticmethod
     def max_log_likelihood(variances: np.ndarray, q: int, n: int) -> float:
         """Closed-form maximum of the total log-likelihood of n points (Tipping & Bishop 1999,
         eq. 3.8): -(n/2) [d ln 2pi + sum_{j<=q} ln l_j + (d - q) ln sigma^2 + d]."""
         lam = np.asarray(variances, dtype=float)
+        if lam.ndim != 1:
+            raise ValueError(f"variances must be a 1-d array, got shape {lam.shape}")
         d, q, n = len(lam), check_count(q, "q"), check_count(n, "n")
-        if lam.ndim != 1 or not q < d:
+        if not q < d:
             raise ValueError(f"q must satisfy 1 <= q < d = len(variances) = {d}, got {q}")
         if not np.all(np.isfinite(lam)) or np.any(lam[:q] <= 0) or lam[q:].mean() <= 0:
             raise ValueError("variances must be finite, the top q and the rest's mean > 0")
@@ -223,8 +234,12 @@ def saxe_gd_strength(n_steps: int, s: float, a0: float, lr: float) -> np.ndarray
     s, a0, lr = check_positive(s, "s"), check_positive(a0, "a0"), check_positive(lr, "lr")
     a = np.empty(n_steps + 1)
     a[0] = a0
-    for t in range(n_steps):
-        a[t + 1] = a[t] * (1 + lr * (s - a[t])) ** 2
+    try:  # an overflow means gradient descent diverged (lr s > 1 is unstable near a = s)
+        with np.errstate(over="raise", invalid="raise"):
+            for t in range(n_steps):
+                a[t + 1] = a[t] * (1 + lr * (s - a[t])) ** 2
+    except FloatingPointError:
+        raise FloatingPointError(f"gradient descent diverged: lower lr (got {lr})") from None
     return a
 
 
@@ -296,6 +311,14 @@ def train_linear_autoencoder(
 # --------------------------------------------------------------------------- linear VAE
 
 
+def _kl_to_standard_normal(
+    mean: torch.Tensor, var: torch.Tensor, log_var: torch.Tensor
+) -> torch.Tensor:
+    """KL(N(mean, diag var) || N(0, I)) = 0.5 sum_j (var_j + mean_j^2 - 1 - ln var_j) over the last
+    axis (Kingma & Welling 2014, appendix B)."""
+    return 0.5 * (var + mean**2 - 1 - log_var).sum(-1)
+
+
 class LinearVAE(nn.Module):
     """Linear-Gaussian VAE: q(z|x) = N(V (x - mu) + c, diag(s^2)), p(z) = N(0, I),
     p(x|z) = N(W z + mu, sigma^2 I). Its ELBO is available in closed form, and its maximum equals
@@ -336,8 +359,10 @@ class LinearVAE(nn.Module):
     def fit(
         cls, x: np.ndarray | torch.Tensor, q: int, *, max_iter: int = 500, generator: rng.Seed = 0
     ) -> "LinearVAE":
-        """The linear VAE with q latent dimensions maximizing the mean ELBO of x (L-BFGS, full
-        batch), started from ``generator``'s draws; the final mean ELBO is ``fitted_elbo``."""
+        """The linear VAE with q latent dimensions maximizing the mean ELBO of x, started from
+        ``generator``'s draws: full-batch L-BFGS with a strong-Wolfe line search, 5 calls of
+        ``optimizer.step`` of at most ``max_iter`` iterations each (the curvature history of 50
+        steps carries over). The final mean ELBO is ``fitted_elbo``."""
         if torch.is_tensor(x):
             data = torch.as_tensor(_data(x.detach().cpu().numpy()), dtype=x.dtype, device=x.device)
         else:
@@ -432,19 +457,16 @@ class VAE(nn.Module):
         self.decoder_type, self.n_mixture = decoder, n_mixture
         per_pixel = n_levels if decoder == "softmax" else 3 * n_mixture
         generator = rng.torch_generator(generator)
-        linear = nn.Linear if generator is None else partial(nn.utils.skip_init, nn.Linear)
-        self.encoder = _Network(  # image -> (mean, log-variance) of q(z|x)
-            linear(n_pixels, hidden), nn.GELU(), _Dropout(dropout),
-            linear(hidden, hidden), nn.GELU(),
-            linear(hidden, 2 * latent_dim),
-        )
-        self.decoder = _Network(  # code -> parameters of p(x|z) for every pixel
-            linear(latent_dim, hidden), nn.GELU(), _Dropout(dropout),
-            linear(hidden, hidden), nn.GELU(),
-            linear(hidden, n_pixels * per_pixel),
-        )
-        if generator is not None:
-            rng.init_parameters(self, generator)
+        self.encoder = rng.build(lambda: _Network(  # image -> (mean, log-variance) of q(z|x)
+            nn.Linear(n_pixels, hidden), nn.GELU(), _Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, 2 * latent_dim),
+        ), generator)
+        self.decoder = rng.build(lambda: _Network(  # code -> parameters of p(x|z) for every pixel
+            nn.Linear(latent_dim, hidden), nn.GELU(), _Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.GELU(),
+            nn.Linear(hidden, n_pixels * per_pixel),
+        ), generator)
 
     def _like(self) -> torch.Tensor:
         return self.decoder[0].weight  # the model's dtype and device
@@ -461,9 +483,10 @@ class VAE(nn.Module):
         return x.long()
 
     def _codes(self, z: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(z) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
-            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape (..., {self.latent_dim}), got {shape}")
+        if not torch.is_tensor(z):
+            raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        if z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must be of shape (..., {self.latent_dim}), got {tuple(z.shape)}")
         return z
 
     def encode(
@@ -532,7 +555,7 @@ class VAE(nn.Module):
         mean, log_var = self.encode(x, generator=generator)
         eps = rng.randn(mean.shape, mean, generator)
         z = mean + torch.exp(0.5 * log_var) * eps  # reparameterization
-        kl = 0.5 * (log_var.exp() + mean**2 - 1 - log_var).sum(-1)
+        kl = _kl_to_standard_normal(mean, log_var.exp(), log_var)
         return self.log_likelihood(x, z, generator=generator) - beta * kl
 
     def iwae(
@@ -561,6 +584,7 @@ class VAE(nn.Module):
         self, z: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Expected pixel values E[x | z] (for smooth pictures of latent traversals)."""
+        z = self._codes(z)
         levels = torch.arange(self.n_levels, dtype=z.dtype, device=z.device)
         return (self.pixel_log_probs(z, generator=generator).exp() * levels).sum(-1)
 
@@ -574,7 +598,7 @@ def prior_moment_gap(z: torch.Tensor) -> float:
     if len(z) < 2:
         raise ValueError(f"z needs at least 2 rows for a variance, got shape {tuple(z.shape)}")
     m, v = z.mean(0), z.var(0)
-    return 0.5 * float((v + m**2 - 1 - v.log()).sum())
+    return float(_kl_to_standard_normal(m, v, v.log()))
 
 
 def prior_moment_gap_floor(n: int, k: int) -> float:
@@ -642,10 +666,13 @@ class TrainingLog:
         return now - self.start + self.longest_epoch > self.time_budget
 
     def _record(self, epoch: int) -> None:
-        """Validation ELBO of the current weights; keep them if they are the best so far."""
+        """Validation ELBO of the current weights (in evaluation mode; the model's mode is
+        restored after); keep them if they are the best so far."""
+        training = self.model.training
         self.model.eval()
         with torch.no_grad():
             value = float(self.model.elbo(self.validation, generator=self.generator).mean())
+        self.model.train(training)
         self.history["epoch"].append(epoch)
         self.history["seconds"].append(time.perf_counter() - self.start)
         self.history["validation_elbo"].append(value)
@@ -677,8 +704,8 @@ def train_vae(
 ) -> dict[str, list[float]]:
     """Adam on minibatches of the ELBO (``n_importance = 1``, the KL weighted by ``beta``) or of
     the IWAE bound with ``n_importance`` samples (Burda et al. 2016). Stops after ``max_epochs``
-    or ``time_budget`` seconds and keeps the weights with the best validation ELBO. Batches,
-    dropout masks and z are drawn from ``generator``."""
+    or ``time_budget`` seconds and returns the model with the best validation ELBO's weights, in
+    evaluation mode. Batches, dropout masks and z are drawn from ``generator``."""
     generator = rng.torch_generator(generator)
     log = TrainingLog(model, validation, time_budget, generator=generator)
     x_train = model._check(train, "train")

@@ -12,6 +12,8 @@ with, so a CPU generator gives the same numbers whatever device the model lives 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -28,10 +30,12 @@ __all__ = [
     "randperm",
     "multinomial",
     "init_parameters",
+    "build",
 ]
 
 Seed = torch.Generator | int | None
 NumpySeed = np.random.Generator | int | None
+M = TypeVar("M", bound=nn.Module)
 
 
 def _is_int(value: object) -> bool:
@@ -110,12 +114,37 @@ def multinomial(
 def init_parameters(module: nn.Module, generator: Seed = None) -> nn.Module:
     """Redraw the weights of every ``nn.Linear`` in ``module`` with PyTorch's default
     initialization (uniform in +-1/sqrt(fan_in)), from ``generator`` instead of the global
-    stream. Returns ``module``."""
+    stream. The draws are made on the generator's device and copied to the layer's, so the
+    module may live on any device. Returns ``module``."""
     generator = torch_generator(generator)
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             bound = 1 / math.sqrt(layer.in_features)
-            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            weight = nn.init.kaiming_uniform_(
+                _draw_like(layer.weight, generator), a=math.sqrt(5), generator=generator
+            )
+            layer.weight.copy_(weight)
             if layer.bias is not None:
-                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+                bias = _draw_like(layer.bias, generator)
+                layer.bias.copy_(nn.init.uniform_(bias, -bound, bound, generator=generator))
     return module
+
+
+def _draw_like(tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """An empty tensor shaped like ``tensor`` on the device that ``generator`` draws on."""
+    return torch.empty_like(tensor, device=_draw_device(tensor, generator))
+
+
+def build(factory: Callable[[], M], generator: Seed = None) -> M:
+    """``factory()`` (a module built on torch's default device) with the weights of its
+    ``nn.Linear`` layers drawn from ``generator`` by ``init_parameters``. The default
+    initialization's draws are discarded: the global stream of the default device (and the CPU's)
+    is saved and restored around the construction. ``None``: plain ``factory()``, drawn from
+    torch's default stream."""
+    if generator is None:
+        return factory()
+    device = torch.get_default_device()
+    devices = [] if device.type == "cpu" else [device]
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        module = factory()
+    return init_parameters(module, generator)

@@ -42,6 +42,9 @@ STOCHASTIC = {
         lambda: (torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)),),
         lambda seed, module: rng.init_parameters(module, seed),
     ),
+    "rng.build": lambda seed: rng.build(
+        lambda: torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)), seed
+    ),
     "data.rings": lambda seed: data.rings(50, generator=seed),
     "data.checkerboard": lambda seed: data.checkerboard(50, generator=seed),
     "data.two_moons": lambda seed: data.two_moons(50, generator=seed),
@@ -51,6 +54,10 @@ DEVICE = {
     "rng.randn": (lambda: (X64,), lambda x: rng.randn((4, 2), x, rng.torch_generator(0))),
     "rng.rand (global stream)": (lambda: (X64,), lambda x: rng.rand((4,), x)),
     "rng.randint": (lambda: (X64,), lambda x: rng.randint(0, 5, (4,), x, rng.torch_generator(0))),
+    "rng.init_parameters": (
+        lambda: (torch.nn.Linear(3, 2, dtype=torch.float64),),
+        lambda module: [*rng.init_parameters(module, 0).parameters()],
+    ),
     "stats.mmd": (
         lambda: (torch.randn(20, 2, dtype=torch.float64), torch.randn(20, 2, dtype=torch.float64)),
         lambda x, y: torch.as_tensor(stats.mmd(x, y), dtype=torch.float64, device="cpu"),

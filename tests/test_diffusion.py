@@ -312,6 +312,14 @@ def test_gaussian_plus_network_starts_at_the_gaussian_model():
     assert torch.allclose(model(x, time), df.ExactEpsilon(gauss, SCHEDULE)(x, time))
 
 
+def test_gaussian_plus_network_leaves_the_callers_net_alone():
+    net = df.TimeMLP(4, 16, generator=0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    model = df.GaussianPlusNetwork(random_gaussian(d=4, seed=7), SCHEDULE, net)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert not model.net.out[-1].weight.any() and model.net is not net
+
+
 # --- trained models -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def moons_model():

@@ -6,7 +6,10 @@ import pytest
 import torch
 from scipy import stats
 
+from course_lib import diffusion as df
 from course_lib import flows as fl
+from course_lib import latent as lt
+from course_lib import rng
 from course_lib import sampling as sm
 from course_lib.data import checkerboard, load_digits_split, rings, two_moons
 
@@ -27,6 +30,41 @@ LAYERS = {
 }
 
 
+SEEDED_MODELS = {
+    "realnvp": lambda: fl.realnvp(4, 2, 8, generator=0),
+    "glow": lambda: fl.glow(4, 2, 8, generator=0),
+    "vae": lambda: lt.VAE(n_pixels=4, n_levels=3, latent_dim=2, hidden=8, generator=0),
+    "time_mlp": lambda: df.TimeMLP(3, 8, 2, generator=0),
+}
+
+
+@pytest.mark.parametrize("name", SEEDED_MODELS)
+def test_seeded_models_live_wholly_on_the_default_device(name):
+    """rng.build: with a generator every parameter and buffer is on torch's default device (no
+    layer left on the CPU), and the global stream is untouched; the weights are those drawn on
+    the CPU."""
+    on_cpu = SEEDED_MODELS[name]()
+    state = torch.get_rng_state()
+    torch.set_default_device("meta")
+    try:
+        model = SEEDED_MODELS[name]()
+    finally:
+        torch.set_default_device(None)
+    assert {t.device.type for t in [*model.parameters(), *model.buffers()]} == {"meta"}
+    assert torch.equal(state, torch.get_rng_state())
+    again = SEEDED_MODELS[name]()
+    assert all(torch.equal(a, b) for a, b in zip(on_cpu.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
+
+
+def test_build_draws_like_the_global_stream_seeded_alike():
+    torch.manual_seed(7)
+    reference = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Linear(5, 2))
+    built = rng.build(lambda: torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Linear(5, 2)), 7)
+    assert all(torch.equal(a, b) for a, b in zip(reference.parameters(), built.parameters(),
+                                                 strict=True))
+
+
 @pytest.mark.parametrize("dim", [2, 3, 5, 8])
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_log_det_matches_autograd_and_inverse_round_trips(name, dim):
@@ -35,6 +73,16 @@ def test_log_det_matches_autograd_and_inverse_round_trips(name, dim):
     z, log_det = layer(x)
     torch.testing.assert_close(log_det, fl.autograd_log_det(layer, x), atol=1e-9, rtol=1e-9)
     torch.testing.assert_close(layer.inverse(z), x, atol=1e-9, rtol=1e-9)
+
+
+def test_autograd_log_det_leaves_a_fresh_glow_untouched():
+    flow = fl.glow(2, n_steps=1, generator=0).double()
+    before = {k: v.clone() for k, v in flow.state_dict().items()}
+    log_det = fl.autograd_log_det(flow, torch.randn(3, 2, dtype=torch.float64))
+    assert torch.isfinite(log_det).all() and flow.training
+    assert all(torch.equal(before[k], v) for k, v in flow.state_dict().items())
+    with pytest.raises(TypeError, match="module"):
+        fl.autograd_log_det(lambda x: (x, x), torch.zeros(2, 2))
 
 
 def test_actnorm_initializes_from_data():

@@ -285,6 +285,40 @@ def test_train_vae_leaves_the_global_stream_and_repeats_with_a_generator():
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
+def test_training_log_restores_the_models_mode():
+    model = lt.VAE(n_pixels=4, n_levels=3, latent_dim=2, hidden=8, generator=0)
+    log = lt.TrainingLog(model, torch.tensor([[0, 1, 2, 1]]), every=1, generator=0)
+    for training in (True, False):
+        model.train(training)
+        log.end_of_epoch(1)
+        assert model.training == training
+    log.finish()
+    assert not model.training
+
+
+def test_the_shared_gaussian_formulas():
+    """One KL to N(0, I) (LinearVAE's shares its variance over rows) and one full-covariance
+    log-density (PPCA.log_prob and flows.gaussian_nll)."""
+    from scipy import stats as st
+
+    g = torch.Generator().manual_seed(0)
+    mean, log_var = torch.randn(5, 3, generator=g, dtype=torch.float64), torch.randn(3).double()
+    q = torch.distributions.Normal(mean, (0.5 * log_var).exp())
+    p = torch.distributions.Normal(torch.zeros(3).double(), torch.ones(3).double())
+    expected = torch.distributions.kl_divergence(q, p).sum(-1)
+    kl = lt._kl_to_standard_normal(mean, log_var.exp().expand(5, 3), log_var.expand(5, 3))
+    assert torch.allclose(kl, expected)
+    x, m = np.random.default_rng(0).normal(size=(6, 3)), np.array([0.1, -0.2, 0.3])
+    cov = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
+    assert np.allclose(lt._gaussian_log_prob_full(x, m, cov),
+                       st.multivariate_normal(m, cov).logpdf(x))
+
+
+def test_linear_vae_fit_documents_its_l_bfgs_steps():
+    doc = lt.LinearVAE.fit.__doc__
+    assert "L-BFGS" in doc and "max_iter" in doc and "5 calls" in doc
+
+
 def test_vae_rejects_bad_images():
     model = lt.VAE(latent_dim=2, hidden=16)
     with pytest.raises(ValueError, match="shape"):
