@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from . import rng
-from .checks import check_count, check_finite, check_points, check_positive
+from .checks import check_count, check_finite, check_points, check_positive, check_real
 from .latent import _gaussian_log_prob_full
 from .optim import minimize
 from .stats import gaussian_log_prob
@@ -60,15 +60,6 @@ def _mlp(n_in: int, n_out: int, hidden: int, generator: torch.Generator | None) 
     nn.init.zeros_(net[-1].weight)
     nn.init.zeros_(net[-1].bias)
     return net
-
-
-def _real(value: object, name: str) -> float:
-    """A finite real number (of either sign)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
 
 
 @contextlib.contextmanager
@@ -557,7 +548,7 @@ def phi4_action(phi: torch.Tensor, kappa: float, lam: float) -> torch.Tensor:
     S = sum_i [-2 kappa phi_i phi_{i+1} + phi_i^2 + lam (phi_i^2 - 1)^2]."""
     if not torch.is_tensor(phi) or phi.ndim == 0:
         raise TypeError("phi must be a torch.Tensor of shape (..., n_sites)")
-    kappa, lam = _real(kappa, "kappa"), check_positive(lam, "lam", allow_zero=True)
+    kappa, lam = check_real(kappa, "kappa"), check_positive(lam, "lam", allow_zero=True)
     neighbour = torch.roll(phi, -1, dims=-1)
     return (-2 * kappa * phi * neighbour + phi**2 + lam * (phi**2 - 1) ** 2).sum(-1)
 
@@ -566,7 +557,7 @@ def phi4_coefficients(kappa: float, lam: float, n_sites: int) -> dict[str, np.nd
     """The exact coefficients of phi4_action in the monomials of effective_action_coefficients:
     expanding lam (phi^2 - 1)^2 = lam phi^4 - 2 lam phi^2 + lam gives phi_i^2: 1 - 2 lam,
     phi_i phi_{i+1}: -2 kappa, phi_i^4: lam, constant: n_sites lam, all others 0."""
-    kappa, lam = _real(kappa, "kappa"), check_positive(lam, "lam", allow_zero=True)
+    kappa, lam = check_real(kappa, "kappa"), check_positive(lam, "lam", allow_zero=True)
     site = np.ones(check_count(n_sites, "n_sites", minimum=3))
     return {
         "constant": np.array([n_sites * lam]),

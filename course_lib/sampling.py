@@ -435,20 +435,16 @@ def ornstein_uhlenbeck_moments(x0: float, variance: float, t: float) -> tuple[fl
 
 class EnergyMLP(nn.Module):
     """E_theta(x): a small MLP with smooth (SiLU) activations, so its gradient drives Langevin
-    dynamics. With a ``generator`` its weights are drawn from it (on the CPU, in float32);
-    without, from torch's global stream on the default device, as ``nn.Linear`` does."""
+    dynamics. Built on torch's default device; its weights are drawn from ``generator``
+    (``rng.build``), or from torch's global stream when it is None, as ``nn.Linear`` does."""
 
     def __init__(self, dim: int = 2, hidden: int = 64, *, generator: rng.Seed = None) -> None:
         super().__init__()
         dim, hidden = check_count(dim, "dim"), check_count(hidden, "hidden")
-        device = None if generator is None else "meta"  # meta: no draw from the global stream
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden, device=device), nn.SiLU(),
-            nn.Linear(hidden, hidden, device=device), nn.SiLU(),
-            nn.Linear(hidden, 1, device=device),
-        )
-        if generator is not None:
-            rng.init_parameters(self.to_empty(device="cpu"), generator)
+        self.net = rng.build(lambda: nn.Sequential(
+            nn.Linear(dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+            nn.Linear(hidden, 1),
+        ), generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)
@@ -484,7 +480,8 @@ def train_ebm(
     langevin_step = check_positive(langevin_step, "langevin_step")
     box, reg = check_positive(box, "box"), check_positive(reg, "reg", allow_zero=True)
     generator, dim = rng.torch_generator(generator), data.shape[1]
-    model = EnergyMLP(dim, generator=generator).to(device=device, dtype=data.dtype)
+    with torch.device(device):  # the model is built where the data are
+        model = EnergyMLP(dim, generator=generator).to(dtype=data.dtype)
     buffer = (rng.rand((4096, dim), data, generator) * 2 - 1) * box
 
     def loss(iteration: int) -> torch.Tensor:  # one Langevin negative phase per iteration

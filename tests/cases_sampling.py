@@ -48,11 +48,10 @@ STOCHASTIC = {
     ),
 }
 
-# Every function of sampling that creates tensors. ``EnergyMLP()`` without a generator builds its
-# weights on the default device like every nn.Module; with one, on the CPU (float32, hence the
-# .double()). The closed forms return Python floats.
+# Every function of sampling that creates tensors. Not here: the ``EnergyMLP`` constructor, which
+# builds its weights on torch's default device like every nn.Module (train_ebm builds it on the
+# data's device). The closed forms return Python floats.
 DEVICE = {
-    "sampling.EnergyMLP(generator=0)": (tuple, lambda: sm.EnergyMLP(2, 8, generator=0).double()),
     "sampling.train_ebm": (
         _moons,
         lambda data: sm.train_ebm(data, n_iterations=2, batch_size=8, langevin_steps=2,
