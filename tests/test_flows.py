@@ -299,6 +299,14 @@ def test_gaussian_chain_readout_recovers_half_the_inverse_covariance():
     np.testing.assert_allclose(coefficients["quadratic"], np.diag(half_precision), atol=0.06)
     np.testing.assert_allclose(coefficients["nearest_neighbour"], neighbour, atol=0.06)
     assert np.abs(coefficients["quartic"]).max() < 0.03
+    # the next-nearest term (0 in the action) is not converged after 500 steps, as lecture 05
+    # says: it is visibly nonzero, and 500 more steps shrink it
+    early = np.abs(coefficients["next_nearest"]).max()
+    fl.train_flow(flow.float(), data, n_steps=500, batch_size=512, generator=2,
+                  show_progress=False)
+    later = fl.effective_action_coefficients(flow.double().log_prob, data[:5000])
+    late = np.abs(later["next_nearest"]).max()
+    assert early > 0.05 and late < 0.05 and late < early / 2, (early, late)
 
 
 def test_interacting_chain_readout_coupling_right_quartic_biased_low_and_growing():
