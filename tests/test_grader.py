@@ -44,43 +44,35 @@ OUTSIDE = Path("/var/tmp/course_grader_probe.txt")
 ATTACKER_VALUE = "9.25"
 
 
-def solutions_replaced(
-    replacements: dict[str, str], extra: list[str] = ()
-) -> nbformat.NotebookNode:
-    """The instructor source with some solution bodies replaced (by grade_id) and extra cells after
-    setup."""
-    nb = nbformat.read(SOURCE, as_version=4)
+def _edited(path, marker: str, replacements: dict[str, str], extra) -> nbformat.NotebookNode:
+    """The notebook at ``path`` with the code after ``marker`` in some cells replaced (by
+    grade_id) and extra code cells after the setup cell."""
+    nb = nbformat.read(path, as_version=4)
     cells = []
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in replacements:
-            cell.source = (
-                cell.source.split("### BEGIN SOLUTION")[0].rstrip(" ") + replacements[grade_id]
-            )
+            cell.source = cell.source.split(marker)[0].rstrip(" ") + replacements[grade_id]
         cells.append(cell)
         if grade_id == "setup":
             cells += [nbformat.v4.new_code_cell(code) for code in extra]
     nb.cells = cells
     return nb
+
+
+def solutions_replaced(
+    replacements: dict[str, str], extra: list[str] = ()
+) -> nbformat.NotebookNode:
+    """The instructor source with some solution bodies replaced (by grade_id) and extra cells after
+    setup."""
+    return _edited(SOURCE, "### BEGIN SOLUTION", replacements, extra)
 
 
 def blank_with(
     extra: list[str], replacements: dict[str, str] | None = None
 ) -> nbformat.NotebookNode:
     """The student release (honest base: 0 points) with extra code cells after the setup."""
-    nb = nbformat.read(RELEASE, as_version=4)
-    cells = []
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if replacements and grade_id in replacements:
-            cell.source = (
-                cell.source.split("# YOUR CODE HERE")[0].rstrip(" ") + replacements[grade_id]
-            )
-        cells.append(cell)
-        if grade_id == "setup":
-            cells += [nbformat.v4.new_code_cell(code) for code in extra]
-    nb.cells = cells
-    return nb
+    return _edited(RELEASE, "# YOUR CODE HERE", replacements or {}, extra)
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
