@@ -1,7 +1,7 @@
 """Reference library for the course *Generative models through the lens of statistical physics*.
 
 One small module per lecture topic (``ising``, ``hopfield``, ``sampling``, ``latent``, ``flows``,
-``diffusion``) plus shared helpers: ``rng`` (the ``generator=`` argument and draws from it),
+``diffusion``, ``memorization``) plus shared helpers: ``rng`` (the ``generator=`` argument and draws from it),
 ``checks`` (argument checks), ``stats`` (Gaussian log-density, AUC, autocorrelation times, error
 bars, two-sample distances), ``optim`` (the Adam training loop ``minimize``), ``data`` (toy data
 sets), ``notebook`` (seeding, device, plotting style, progress bars, showing source code) and

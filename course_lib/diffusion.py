@@ -18,7 +18,8 @@ step function (``ddpm_step``, ``ddim_step``, ``flow_matching_step``, like a diff
 closed form, including the probability-flow trajectory of Wang & Vastola 2023) and
 ``MixtureDenoiser`` (Gaussian mixtures, and a finite training set: the memorizing optimum) give
 E[x_0 | alpha x_0 + sigma eps = x]; ``ExactEpsilon`` and ``ExactVelocity`` turn them into models
-that every sampler accepts. ``Ensemble`` trains many small networks at once.
+that every sampler accepts.
+``memorization`` builds on these to ask when a trained model copies its training set.
 """
 
 from __future__ import annotations
@@ -47,11 +48,10 @@ from .sampling import GaussianMixture
 
 __all__ = [
     "NoiseSchedule", "forward_marginal", "q_sample", "predict_x0", "ddpm_loss", "denoising_error",
-    "flow_matching_loss", "TimeMLP", "Ensemble", "train_diffusion", "Reverse", "ddpm_step",
+    "flow_matching_loss", "TimeMLP", "train_diffusion", "Reverse", "ddpm_step",
     "ddim_step", "flow_matching_step", "sample_ddpm", "sample_ddim", "sample_flow_matching",
     "x0_variance", "GaussianDenoiser", "MixtureDenoiser", "ExactEpsilon", "ExactVelocity",
-    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift", "HalfSplit",
-    "half_split_experiment", "half_split_sweep",
+    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift",
 ]
 
 Clip = tuple[float, float] | None
@@ -827,126 +827,3 @@ def vp_pf_ode_drift(
     if np.shape(score) != np.shape(x):
         raise ValueError(f"score must have the shape of x {np.shape(x)}, got {np.shape(score)}")
     return -0.5 * (beta_min + t * (beta_max - beta_min)) * (x + score)
-
-
-# ----------------------------------------------------------------------------------------------
-# Generalization versus memorization (Kadkhodaie et al. 2024)
-# ----------------------------------------------------------------------------------------------
-class Ensemble(nn.Module):
-    """M independent copies of one network, evaluated in one vectorized call (``torch.func.vmap``).
-
-    Member k reads and writes columns k d .. (k + 1) d of x, of shape (batch, M d). The loss sums
-    over columns, so ``train_diffusion`` on (batch, M d) data trains every member on its own columns
-    exactly as alone (Adam acts element by element); members share only the draws of t.
-    """
-
-    def __init__(self, members: list[nn.Module]) -> None:
-        super().__init__()
-        members = list(members)
-        if not members or not all(isinstance(m, nn.Module) for m in members):
-            raise ValueError("members must be a non-empty list of nn.Module")
-        shapes = [[p.shape for p in m.parameters()] for m in members]
-        if any(s != shapes[0] for s in shapes):
-            raise ValueError("members must be copies of one network (same parameter shapes)")
-        params, buffers = torch.func.stack_module_state(members)
-        self.base, self.size = copy.deepcopy(members[0]), len(members)
-        self.names, self.buffer_names = list(params), list(buffers)
-        self.stacked = nn.ParameterList(nn.Parameter(p.detach()) for p in params.values())
-        for k, buffer in enumerate(buffers.values()):
-            self.register_buffer(f"buffer{k}", buffer)
-
-    def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(x) or x.ndim != 2 or x.shape[1] % self.size:
-            shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-            raise ValueError(f"x must have shape (batch, {self.size} d), got {shape}")
-        batch = len(x)
-        columns = x.reshape(batch, self.size, -1).transpose(0, 1)  # (M, batch, d)
-        params = dict(zip(self.names, self.stacked, strict=True))
-        buffers = {n: getattr(self, f"buffer{k}") for k, n in enumerate(self.buffer_names)}
-
-        def member(p: dict, b: dict, xk: torch.Tensor) -> torch.Tensor:
-            return torch.func.functional_call(self.base, (p, b), (xk, time))
-
-        out = torch.func.vmap(member)(params, buffers, columns)
-        return out.transpose(0, 1).reshape(batch, -1)
-
-
-@dataclass
-class HalfSplit:
-    """Outcome of one two-model comparison at training-set size n."""
-
-    n: int
-    ratio: float  # median over samples of d(x_A, D_A) / d(x_A, D_B)
-    a_b_distance: float  # median |x_A - x_B| for samples from the same noise
-    samples_a: torch.Tensor
-    samples_b: torch.Tensor
-
-
-def half_split_sweep(
-    pools: list[np.ndarray],
-    sizes: list[int],
-    schedule: NoiseSchedule,
-    noise: torch.Tensor,
-    n_steps: int = 1000,
-    hidden: int = 64,
-    depth: int = 2,
-    batch_size: int = 128,
-    generator: Seed = 0,
-    ddim_steps: int = 100,
-) -> list[list[HalfSplit]]:
-    """Kadkhodaie et al. (ICLR 2024): for each pool and size n, train two denoisers on disjoint sets
-    D_A = pool[:n], D_B = pool[n:2n], sample both with DDIM from the same ``noise`` and compare.
-    Memorization: d(x_A, D_A) / d(x_A, D_B) near 0 (x_A sits on its own training set).
-    Generalization: a ratio near 1 and x_A close to x_B. All 2 len(pools) len(sizes) models train
-    as one ``Ensemble`` (on the device and in the dtype of ``noise``). The initial weights, then
-    the training draws, come from ``generator`` (an integer seeds each of the two alike).
-    Returns results[pool][size]."""
-    from .stats import nearest_distance
-
-    noise, _ = check_points(noise, "noise"), _check_schedule(schedule)
-    sizes = [check_count(n, "sizes") for n in sizes]
-    if not sizes or not len(pools):
-        raise ValueError("pools and sizes must each hold at least one entry")
-    for name, value in [("n_steps", n_steps), ("hidden", hidden), ("depth", depth),
-                        ("batch_size", batch_size), ("ddim_steps", ddim_steps)]:
-        check_count(value, name)
-    length, d = math.lcm(*sizes), noise.shape[1]
-    sets, columns = [], []
-    for pool in pools:
-        if np.ndim(pool) != 2 or np.shape(pool)[1] != d:
-            raise ValueError(f"pools must hold arrays of shape (m, {d}), got {np.shape(pool)}")
-        for n in sizes:
-            if len(pool) < 2 * n:
-                need = f"two disjoint sets of {n} need {2 * n}"
-                raise ValueError(f"a pool in pools has {len(pool)} points; {need}")
-            for half in (0, 1):
-                points = pool[half * n : (half + 1) * n]
-                points = torch.as_tensor(points, dtype=noise.dtype, device=noise.device)
-                sets.append(points)
-                columns.append(points.repeat(length // n, 1))  # uniform draws from the n points
-    init = torch_generator(generator)
-    with torch.device("cpu"):  # built and drawn on the CPU: the same weights on every device
-        members = [TimeMLP(d, hidden, depth, generator=init) for _ in sets]
-    model = Ensemble(members).to(device=noise.device, dtype=noise.dtype)
-    train_diffusion(model, torch.cat(columns, 1), schedule, n_steps, batch_size,
-                    generator=torch_generator(generator), show_progress=False)
-    x = sample_ddim(model, noise.repeat(1, len(sets)), schedule, ddim_steps).x
-    samples = x.reshape(len(noise), len(sets), -1).transpose(0, 1)
-    results, k = [], 0
-    for _ in pools:
-        row = []
-        for n in sizes:
-            a, b = samples[k], samples[k + 1]
-            ratio = nearest_distance(a, sets[k]) / nearest_distance(a, sets[k + 1])
-            gap = float((a - b).norm(dim=1).median())
-            row.append(HalfSplit(n, float(ratio.median()), gap, a, b))
-            k += 2
-        results.append(row)
-    return results
-
-
-def half_split_experiment(
-    pool: np.ndarray, n: int, schedule: NoiseSchedule, noise: torch.Tensor, **kwargs
-) -> HalfSplit:
-    """One pool and one size n of ``half_split_sweep`` (same keyword arguments)."""
-    return half_split_sweep([pool], [n], schedule, noise, **kwargs)[0][0]

@@ -67,14 +67,10 @@ STOCHASTIC = {
         10, 0.5, generator=seed
     ),
     "diffusion.MixtureDenoiser.sample": lambda seed: mixture().sample(10, generator=seed),
-    "diffusion.half_split_experiment": lambda seed: df.half_split_experiment(
-        np.asarray(points(8)), 2, SHORT, points(5).float(), n_steps=2, hidden=4, depth=1,
-        batch_size=4, ddim_steps=3, generator=seed,
-    ),
 }
 
 # Not here: TimeMLP's constructor, which builds on torch's default device like nn.Linear (its
-# forward is here, and half_split_* build their networks on the CPU explicitly).
+# forward is here).
 DEVICE = {
     "diffusion.NoiseSchedule.linear": (tuple, lambda: df.NoiseSchedule.linear(40).alpha_bar),
     "diffusion.NoiseSchedule": (
@@ -104,15 +100,7 @@ DEVICE = {
         lambda m, x: (df.train_diffusion(m, x, SHORT, n_steps=2, batch_size=4, generator=0,
                                          show_progress=False), m),
     ),
-    "diffusion.half_split_experiment": (
-        lambda: (np.asarray(points(8)), points(5)),
-        lambda pool, noise: df.half_split_experiment(pool, 2, SHORT, noise, n_steps=2, hidden=4,
-                                                     depth=1, batch_size=4, ddim_steps=3),
-    ),
     "diffusion.TimeMLP.forward": (lambda: (net(), points()), lambda m, x: m(x, 0.5)),
-    "diffusion.Ensemble.forward": (
-        lambda: (df.Ensemble([net(), net()]), points(d=4)), lambda m, x: m(x, x[:, 0].abs())
-    ),
     "diffusion.ddpm_step": (
         lambda: (points(), points(seed=1)), lambda e, x: df.ddpm_step(e, 3, x, SHORT, generator=0)
     ),
@@ -209,9 +197,6 @@ _BAD = [
      "time_features"),
     ("TimeMLP.forward x", lambda: net()(X[:, :1], 0.5), ValueError, "x"),
     ("TimeMLP.forward time", lambda: net()(X, torch.zeros(3, dtype=F64)), ValueError, "time"),
-    ("Ensemble empty", lambda: df.Ensemble([]), ValueError, "members"),
-    ("Ensemble mixed", lambda: df.Ensemble([net(), net(3)]), ValueError, "members"),
-    ("Ensemble.forward columns", lambda: df.Ensemble([net(), net()])(X, 0.5), ValueError, "x"),
     ("train_diffusion n_steps=0",
      lambda: df.train_diffusion(net(), X, SHORT, n_steps=0, show_progress=False), ValueError,
      "n_steps"),
@@ -309,19 +294,6 @@ _BAD = [
     ("vp_alpha_bar beta_max", lambda: df.vp_alpha_bar(0.5, 1.0, 0.5), ValueError, "beta_max"),
     ("vp_pf_ode_drift score shape", lambda: df.vp_pf_ode_drift(np.zeros(2), 0.5, np.zeros(3)),
      ValueError, "score"),
-    ("half_split_sweep pool too small",
-     lambda: df.half_split_sweep([np.zeros((10, 2))], [8], SHORT, X), ValueError, "pool"),
-    ("half_split_sweep sizes=0", lambda: df.half_split_sweep([np.zeros((10, 2))], [0], SHORT, X),
-     ValueError, "sizes"),
-    ("half_split_sweep no pools", lambda: df.half_split_sweep([], [2], SHORT, X), ValueError,
-     "pools"),
-    ("half_split_sweep pool dim", lambda: df.half_split_sweep([np.zeros((10, 3))], [2], SHORT, X),
-     ValueError, "pools"),
-    ("half_split_experiment n_steps",
-     lambda: df.half_split_experiment(np.zeros((10, 2)), 2, SHORT, X, n_steps=0), ValueError,
-     "n_steps"),
-    ("half_split_experiment noise", lambda: df.half_split_experiment(np.zeros((10, 2)), 2, SHORT,
-                                                                       X[0]), ValueError, "noise"),
 ]
 
 BAD_INPUTS = [(f"diffusion.{name}", *rest) for name, *rest in _BAD]

@@ -20,13 +20,13 @@ HIDE = {
         "sample_ddim",
         "predict_x0",
         "train_diffusion",
-        "half_split_experiment",
         "flow_matching_loss",
         "sample_flow_matching",
         "ddpm_step",
         "ddim_step",
         "flow_matching_step",
-    ]
+    ],
+    "memorization": ["half_split_experiment", "half_split_sweep", "Ensemble"],
 }
 SCHEDULE = df.NoiseSchedule.linear(1000)
 
