@@ -20,6 +20,9 @@ closed form, including the probability-flow trajectory of Wang & Vastola 2023) a
 E[x_0 | alpha x_0 + sigma eps = x]; ``ExactEpsilon`` and ``ExactVelocity`` turn them into models
 that every sampler accepts.
 ``memorization`` builds on these to ask when a trained model copies its training set.
+``sample_interpolant_sde`` turns a flow-matching velocity into a family of SDEs (Albergo, Boffi &
+Vanden-Eijnden 2023): the velocity gives the score, and any amount of noise eps(t) >= 0 keeps the
+flow's marginals while changing its paths.
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ __all__ = [
     "flow_matching_loss", "TimeMLP", "train_diffusion", "Reverse", "ddpm_step",
     "ddim_step", "flow_matching_step", "sample_ddpm", "sample_ddim", "sample_flow_matching",
     "x0_variance", "GaussianDenoiser", "MixtureDenoiser", "ExactEpsilon", "ExactVelocity",
-    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift",
+    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift", "velocity_to_score",
+    "interpolant_sde_step", "sample_interpolant_sde", "interpolant_marginal",
+    "interpolant_noise_correlation",
 ]
 
 Clip = tuple[float, float] | None
@@ -827,3 +832,130 @@ def vp_pf_ode_drift(
     if np.shape(score) != np.shape(x):
         raise ValueError(f"score must have the shape of x {np.shape(x)}, got {np.shape(score)}")
     return -0.5 * (beta_min + t * (beta_max - beta_min)) * (x + score)
+
+
+# ----------------------------------------------------------------------------------------------
+# Stochastic interpolants: one velocity, a family of SDEs with the flow's marginals
+# ----------------------------------------------------------------------------------------------
+Diffusion = float | Callable[[float], float]
+
+
+def _check_diffusion(diffusion: object) -> Diffusion:
+    if callable(diffusion):
+        return diffusion
+    if isinstance(diffusion, bool) or not isinstance(diffusion, (int, float, np.number)):
+        kind = type(diffusion).__name__
+        raise TypeError(f"diffusion must be a number eps0 >= 0 or a callable eps(t), got {kind}")
+    return check_positive(diffusion, "diffusion", allow_zero=True)
+
+
+def _diffusion_at(diffusion: Diffusion, t: float) -> float:
+    """eps(t): eps0 * t for a number eps0, diffusion(t) for a callable (checked finite, >= 0)."""
+    if not callable(diffusion):
+        return diffusion * t
+    value = diffusion(t)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"diffusion(t) must return a number, got {type(value).__name__} at t={t}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"diffusion(t) must be a finite number >= 0, got {value} at t={t}")
+    return float(value)
+
+
+def velocity_to_score(v: torch.Tensor, x: torch.Tensor, t: float) -> torch.Tensor:
+    """The score of the flow-matching marginal from its velocity. On x_t = (1 - t) x_0 + t eps,
+    x = E[x_t | x_t] and v = E[eps - x_0 | x_t] give E[eps | x_t = x] = x + (1 - t) v, so
+    grad log rho_t(x) = -E[eps | x_t = x] / t = -(x + (1 - t) v) / t, for t in (0, 1]
+    (Albergo, Boffi & Vanden-Eijnden 2023, the score from the noise predictor)."""
+    t = check_positive(t, "t")
+    if t > 1:
+        raise ValueError(f"t must lie in (0, 1], got {t}")
+    _check_same_shape(v, "v", _check_tensor(x, "x"), "x")
+    return -(x + (1 - t) * v) / t
+
+
+def interpolant_sde_step(
+    v: torch.Tensor,
+    t: float,
+    dt: float,
+    x: torch.Tensor,
+    diffusion: Diffusion = 1.0,
+    generator: Seed = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Euler-Maruyama step from t to t - dt of the reverse-time SDE with the flow's marginals
+    (the backward SDE of Albergo, Boffi & Vanden-Eijnden 2023, in reversed time):
+        x <- x - v dt + eps(t) s dt + sqrt(2 eps(t) dt) z,   s = velocity_to_score(v, x, t).
+    ``diffusion``: eps0 for eps(t) = eps0 t, or a callable eps(t) >= 0. With eps0 t the score term
+    eps(t) s = -eps0 (x + (1 - t) v) never divides by t, so errors of v are not blown up near the
+    data. No noise on the step that reaches t = 0 (t <= dt); with eps(t) = 0 this is exactly
+    ``flow_matching_step``. z = randn(x.shape, generator).
+    Returns (x_{t - dt}, x0_hat = x - t v)."""
+    diffusion = _check_diffusion(diffusion)
+    x_next, x0_hat = flow_matching_step(v, t, dt, x)
+    eps = _diffusion_at(diffusion, t)
+    if eps == 0:
+        return x_next, x0_hat
+    x_next = x_next + (eps * dt) * velocity_to_score(v, x, min(t, 1.0))
+    if t > dt:
+        z = rng.randn(x.shape, x, torch_generator(generator))
+        x_next = x_next + math.sqrt(2 * eps * dt) * z
+    return x_next, x0_hat
+
+
+def sample_interpolant_sde(
+    model: nn.Module,
+    x_1: torch.Tensor,
+    n_steps: int = 50,
+    diffusion: Diffusion = 1.0,
+    generator: Seed = None,
+    keep: Iterable[int] = (),
+) -> Reverse:
+    """Integrate the stochastic-interpolant SDE from t = 1 (noise) to t = 0 (data) with a
+    flow-matching velocity ``model``: ``interpolant_sde_step`` on the grid of
+    ``sample_flow_matching`` (step k at time k / n_steps), noise drawn from ``generator`` in that
+    order. Every eps(t) >= 0 gives the same marginals rho_t as the ODE dx/dt = v, not the same
+    paths; ``diffusion`` = 0 is ``sample_flow_matching`` exactly. ``keep``: steps k whose x_t and
+    x0_hat are returned."""
+    x, n_steps = _check_start(model, x_1, "x_1"), check_count(n_steps, "n_steps")
+    generator, diffusion, keep = torch_generator(generator), _check_diffusion(diffusion), set(keep)
+    if any(not 1 <= k <= n_steps for k in keep):
+        raise ValueError(f"keep must hold steps in 1..{n_steps}, got {sorted(keep)}")
+    dt = 1.0 / n_steps
+    grid = list(range(n_steps, 0, -1))
+    times = [k * dt for k in grid]
+    step = lambda v, k, x: interpolant_sde_step(  # noqa: E731
+        v, times[k], dt, x, diffusion, generator
+    )
+    return _reverse(model, x, grid, times, step, keep)
+
+
+def interpolant_marginal(
+    gaussian: GaussianDenoiser, t: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance of x_t = (1 - t) x_0 + t eps for x_0 ~ N(mean, cov):
+    ((1 - t) mean, (1 - t)^2 cov + t^2 I), the marginal every member of the family samples."""
+    if not isinstance(gaussian, GaussianDenoiser):
+        raise TypeError(f"gaussian must be a GaussianDenoiser, got {type(gaussian).__name__}")
+    t = check_fraction(t, "t")
+    eye = torch.eye(len(gaussian.mean), dtype=torch.float64, device=gaussian.mean.device)
+    return (1 - t) * gaussian.mean, (1 - t) ** 2 * gaussian.cov + t**2 * eye
+
+
+def interpolant_noise_correlation(
+    gaussian: GaussianDenoiser, diffusion: Diffusion, t: float = 0.0
+) -> torch.Tensor:
+    """Exact correlation of u_k.x_t with u_k.x_1 (the starting noise) along the SDE of
+    ``sample_interpolant_sde``, for each eigenvector u_k of the data covariance (the order of
+    ``gaussian.eigenvalues``). With Gaussian data the SDE is linear: per eigendirection the
+    cross-covariance C obeys dC/dt = (sigma'/sigma + eps(t) / sigma^2) C with
+    sigma^2(t) = (1 - t)^2 lambda_k + t^2, so corr = exp(-int_t^1 eps(s) / sigma^2(s) ds):
+    1 for the ODE, smaller the more noise (Cov(x_t, x_1) = U diag(sigma corr) U^T)."""
+    from scipy.integrate import quad
+
+    if not isinstance(gaussian, GaussianDenoiser):
+        raise TypeError(f"gaussian must be a GaussianDenoiser, got {type(gaussian).__name__}")
+    diffusion, t = _check_diffusion(diffusion), check_fraction(t, "t")
+    rates = [
+        quad(lambda s, lam=lam: _diffusion_at(diffusion, s) / ((1 - s) ** 2 * lam + s**2), t, 1)[0]
+        for lam in gaussian.eigenvalues.tolist()
+    ]
+    return torch.exp(-torch.tensor(rates, dtype=torch.float64, device=gaussian.mean.device))
