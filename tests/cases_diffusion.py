@@ -67,6 +67,12 @@ STOCHASTIC = {
         10, 0.5, generator=seed
     ),
     "diffusion.MixtureDenoiser.sample": lambda seed: mixture().sample(10, generator=seed),
+    "diffusion.interpolant_sde_step": lambda seed: df.interpolant_sde_step(
+        points(seed=1), 0.5, 0.1, points(), 1.0, generator=seed
+    ),
+    "diffusion.sample_interpolant_sde": lambda seed: df.sample_interpolant_sde(
+        df.ExactVelocity(gaussian()), points(), 5, lambda t: 0.5, generator=seed, keep=[3, 1]
+    ),
 }
 
 # Not here: TimeMLP's constructor, which builds on torch's default device like nn.Linear (its
@@ -161,6 +167,27 @@ DEVICE = {
     "diffusion.GaussianPlusNetwork": (
         lambda: (df.GaussianPlusNetwork(gaussian(), SHORT, net()), points(), torch.tensor(0.5)),
         lambda m, x, t: m(x, t),
+    ),
+    "diffusion.velocity_to_score": (
+        lambda: (points(), points(seed=1)), lambda v, x: df.velocity_to_score(v, x, 0.3)
+    ),
+    "diffusion.interpolant_sde_step": (
+        lambda: (points(), points(seed=1)),
+        lambda v, x: df.interpolant_sde_step(v, 0.5, 0.1, x, 2.0, generator=0),
+    ),
+    "diffusion.sample_interpolant_sde": (
+        lambda: (df.ExactVelocity(mixture()), points()),
+        lambda m, x: df.sample_interpolant_sde(m, x, 5, 1.0, generator=0, keep=range(1, 6)),
+    ),
+    "diffusion.sample_interpolant_sde (global stream)": (
+        lambda: (df.ExactVelocity(gaussian()), points()),
+        lambda m, x: df.sample_interpolant_sde(m, x, 5, lambda t: 0.5),
+    ),
+    "diffusion.interpolant_marginal": (
+        lambda: (gaussian(),), lambda g: df.interpolant_marginal(g, 0.3)
+    ),
+    "diffusion.interpolant_noise_correlation": (
+        lambda: (gaussian(),), lambda g: df.interpolant_noise_correlation(g, 1.0, 0.2)
     ),
 }
 
@@ -292,6 +319,50 @@ _BAD = [
      TypeError, "gaussian"),
     ("vp_alpha_bar t>1", lambda: df.vp_alpha_bar(1.5), ValueError, "t"),
     ("vp_alpha_bar beta_max", lambda: df.vp_alpha_bar(0.5, 1.0, 0.5), ValueError, "beta_max"),
+    ("velocity_to_score t=0", lambda: df.velocity_to_score(X, X, 0.0), ValueError, "t"),
+    ("velocity_to_score t>1", lambda: df.velocity_to_score(X, X, 1.5), ValueError, "t"),
+    ("velocity_to_score v shape", lambda: df.velocity_to_score(X[:3], X, 0.5), ValueError, "v"),
+    ("interpolant_sde_step diffusion<0",
+     lambda: df.interpolant_sde_step(X, 0.5, 0.1, X, -1.0), ValueError, "diffusion"),
+    ("interpolant_sde_step diffusion str",
+     lambda: df.interpolant_sde_step(X, 0.5, 0.1, X, "1"), TypeError, "diffusion"),
+    ("interpolant_sde_step diffusion(t) NaN",
+     lambda: df.interpolant_sde_step(X, 0.5, 0.1, X, lambda t: float("nan")), ValueError,
+     "diffusion(t)"),
+    ("interpolant_sde_step diffusion(t) tensor",
+     lambda: df.interpolant_sde_step(X, 0.5, 0.1, X, lambda t: X), TypeError, "diffusion(t)"),
+    ("interpolant_sde_step dt=0", lambda: df.interpolant_sde_step(X, 0.5, 0.0, X), ValueError,
+     "dt"),
+    ("interpolant_sde_step generator",
+     lambda: df.interpolant_sde_step(X, 0.5, 0.1, X, 1.0, generator="0"), TypeError,
+     "generator"),
+    ("sample_interpolant_sde n_steps=0",
+     lambda: df.sample_interpolant_sde(df.ExactVelocity(gaussian()), X, 0), ValueError,
+     "n_steps"),
+    ("sample_interpolant_sde n_steps float",
+     lambda: df.sample_interpolant_sde(df.ExactVelocity(gaussian()), X, 10.0), TypeError,
+     "n_steps"),
+    ("sample_interpolant_sde diffusion<0",
+     lambda: df.sample_interpolant_sde(df.ExactVelocity(gaussian()), X, 5, -0.5), ValueError,
+     "diffusion"),
+    ("sample_interpolant_sde diffusion list",
+     lambda: df.sample_interpolant_sde(df.ExactVelocity(gaussian()), X, 5, [0.5]), TypeError,
+     "diffusion"),
+    ("sample_interpolant_sde keep",
+     lambda: df.sample_interpolant_sde(df.ExactVelocity(gaussian()), X, 5, keep=[0]), ValueError,
+     "keep"),
+    ("sample_interpolant_sde model", lambda: df.sample_interpolant_sde(None, X), TypeError,
+     "model"),
+    ("sample_interpolant_sde x_1", lambda: df.sample_interpolant_sde(
+        df.ExactVelocity(gaussian()), X[0]), ValueError, "x_1"),
+    ("interpolant_marginal gaussian", lambda: df.interpolant_marginal(mixture(), 0.5), TypeError,
+     "gaussian"),
+    ("interpolant_marginal t>1", lambda: df.interpolant_marginal(gaussian(), 1.5), ValueError,
+     "t"),
+    ("interpolant_noise_correlation diffusion<0",
+     lambda: df.interpolant_noise_correlation(gaussian(), -1.0), ValueError, "diffusion"),
+    ("interpolant_noise_correlation t<0",
+     lambda: df.interpolant_noise_correlation(gaussian(), 1.0, -0.1), ValueError, "t"),
     ("vp_pf_ode_drift score shape", lambda: df.vp_pf_ode_drift(np.zeros(2), 0.5, np.zeros(3)),
      ValueError, "score"),
 ]

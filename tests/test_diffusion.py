@@ -479,3 +479,124 @@ def test_outline_first_for_the_digits_gaussian_model():
         )
         coarse, fine = ((g - f).norm() / f.norm() for g, f in zip(guess, final, strict=True))
         assert coarse < fine, (t, float(coarse), float(fine))
+
+
+# --- stochastic interpolants ---------------------------------------------------------------------
+def anisotropic_gaussian() -> df.GaussianDenoiser:
+    """Eigenvalues 0.12 and 1.18: a 10x anisotropy, both directions well inside the unit noise."""
+    cov = torch.tensor([[1.0, 0.4], [0.4, 0.3]], dtype=torch.float64)
+    return df.GaussianDenoiser(torch.tensor([1.0, -0.5], dtype=torch.float64), cov)
+
+
+def covariance_z(samples: torch.Tensor, cov: torch.Tensor) -> float:
+    """Largest |sample - exact| covariance entry in standard errors sqrt((C_ii C_jj + C_ij^2) / n)
+    of a Gaussian sample covariance."""
+    d = torch.diag(cov)
+    se = ((d[:, None] * d[None, :] + cov**2) / len(samples)).sqrt()
+    return float(((torch.cov(samples.T) - cov).abs() / se).max())
+
+
+def test_interpolant_sde_without_noise_is_the_flow_bit_for_bit():
+    gauss = random_gaussian(d=2, seed=12)
+    velocity = df.ExactVelocity(gauss)
+    x_1 = torch.randn(500, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    flow = df.sample_flow_matching(velocity, x_1, 30, keep_all=True)
+    for zero in (0.0, 0, lambda t: 0.0):
+        sde = df.sample_interpolant_sde(velocity, x_1, 30, zero, generator=1, keep=range(1, 31))
+        assert torch.equal(sde.x, flow.x) and sde.steps == flow.steps
+        assert torch.equal(sde.states, flow.states) and torch.equal(sde.denoised, flow.denoised)
+    # with noise: the sampler is its step function driven by hand, the draws in step order
+    x, g, dt = x_1.clone(), torch.Generator().manual_seed(2), 1 / 30
+    for k in range(30, 0, -1):
+        x, _ = df.interpolant_sde_step(velocity(x, k * dt), k * dt, dt, x, 0.7, g)
+    assert torch.equal(x, df.sample_interpolant_sde(velocity, x_1, 30, 0.7, generator=2).x)
+
+
+def test_velocity_gives_the_score():
+    """s = -(x + (1 - t) v) / t is the score of N((1 - t) m, (1 - t)^2 C + t^2 I): for the exact
+    velocity of a Gaussian it is GaussianDenoiser.score at (alpha, sigma) = (1 - t, t)."""
+    gauss = random_gaussian(d=3, seed=13)
+    x = torch.randn(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for t in (0.05, 0.3, 0.8, 1.0):
+        score = df.velocity_to_score(df.ExactVelocity(gauss)(x, t), x, t)
+        assert torch.allclose(score, gauss.score(x, 1 - t, t), atol=1e-10), t
+    # and the step's x0_hat is the flow's: E[x_0 | x_t] = x - t v whatever the noise
+    v = df.ExactVelocity(gauss)(x, 0.4)
+    _, x0_hat = df.interpolant_sde_step(v, 0.4, 0.1, x, 2.0, generator=0)
+    assert torch.allclose(x0_hat, gauss.denoise(x, 0.6, 0.4), atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def interpolant_runs():
+    """20 000 paths of 400 Euler-Maruyama steps for eps(t) = eps0 t, eps0 in (0, 0.5, 2), from the
+    same noise; the states kept at t = 0.5 and t = 0.25."""
+    gauss = anisotropic_gaussian()
+    x_1 = torch.randn(20_000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    runs = {
+        eps0: df.sample_interpolant_sde(
+            df.ExactVelocity(gauss), x_1, 400, eps0, generator=1, keep=[200, 100]
+        )
+        for eps0 in (0.0, 0.5, 2.0)
+    }
+    return gauss, x_1, runs
+
+
+def test_every_noise_level_samples_the_interpolant_marginals(interpolant_runs):
+    """Mean and covariance at t = 0.5, 0.25 and 0 equal the exact marginal
+    N((1 - t) m, (1 - t)^2 C + t^2 I) within 4 standard errors, for every eps0."""
+    gauss, _, runs = interpolant_runs
+    for eps0, run in runs.items():
+        assert run.steps == [200, 100]
+        for t, samples in ((0.5, run.states[0]), (0.25, run.states[1]), (0.0, run.x)):
+            mean, cov = df.interpolant_marginal(gauss, t)
+            mean_z = (samples.mean(0) - mean).abs() / (torch.diag(cov) / len(samples)).sqrt()
+            assert float(mean_z.max()) < 4, (eps0, t, mean_z)
+            assert covariance_z(samples, cov) < 4, (eps0, t, covariance_z(samples, cov))
+
+
+def test_interpolant_noise_changes_the_paths_not_the_marginals(interpolant_runs):
+    """Per eigendirection u_k the correlation of u_k.x_0 with the starting noise u_k.x_1 is 1 for
+    the ODE and falls with eps0 to exp(-int_0^1 eps(s) / ((1 - s)^2 lambda_k + s^2) ds)
+    (interpolant_noise_correlation), within 4 standard errors (1 - rho^2) / sqrt(n)."""
+    gauss, x_1, runs = interpolant_runs
+    y_1 = x_1 @ gauss.eigenvectors
+    previous = torch.full((2,), 1.0 + 1e-9, dtype=torch.float64)
+    for eps0, run in runs.items():
+        y_0 = (run.x - gauss.mean) @ gauss.eigenvectors
+        measured = torch.stack(
+            [torch.corrcoef(torch.stack([y_0[:, k], y_1[:, k]]))[0, 1] for k in range(2)]
+        )
+        exact = df.interpolant_noise_correlation(gauss, eps0)
+        se = (1 - exact**2) / math.sqrt(len(x_1))
+        assert bool(((measured - exact).abs() < 4 * se + 1e-9).all()), (eps0, measured, exact)
+        assert bool((measured < previous).all()), (eps0, measured, previous)
+        previous = measured
+    ones = torch.ones(2, dtype=torch.float64)
+    assert torch.allclose(df.interpolant_noise_correlation(gauss, 0.0), ones)
+    # the exact value by direct integration of the linear covariance ODE dC/dt = (a + eps/sig^2) C
+    lam = float(gauss.eigenvalues[0])
+
+    def rate(t: float) -> float:  # sigma'/sigma + eps(t) / sigma^2 with eps(t) = 2 t
+        return (t - (1 - t) * lam + 2 * t) / ((1 - t) ** 2 * lam + t**2)
+
+    ode = solve_ivp(lambda t, c: rate(t) * c, (1, 0), [1.0], rtol=1e-10, atol=1e-12)
+    sigma_0 = math.sqrt(lam)
+    exact_0 = float(df.interpolant_noise_correlation(gauss, 2.0)[0])
+    assert ode.y[0, -1] / sigma_0 == pytest.approx(exact_0, rel=1e-6)
+    # an intermediate time, and a callable eps(t)
+    half = df.interpolant_noise_correlation(gauss, lambda t: 1.0, 0.5)
+    closed = [math.exp(-quad(lambda s, lam=lam: 1 / ((1 - s) ** 2 * lam + s**2), 0.5, 1)[0])
+              for lam in gauss.eigenvalues.tolist()]
+    assert torch.allclose(half, torch.tensor(closed, dtype=torch.float64), rtol=1e-10)
+
+
+def test_interpolant_sde_rejects_bad_input():
+    velocity, x = df.ExactVelocity(anisotropic_gaussian()), torch.zeros(4, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="diffusion"):
+        df.sample_interpolant_sde(velocity, x, 5, -0.1)
+    with pytest.raises(ValueError, match=r"diffusion\(t\)"):
+        df.sample_interpolant_sde(velocity, x, 5, lambda t: -1.0)
+    with pytest.raises(TypeError, match="diffusion"):
+        df.sample_interpolant_sde(velocity, x, 5, "0.5")
+    with pytest.raises(ValueError, match="keep"):
+        df.sample_interpolant_sde(velocity, x, 5, keep=[6])
