@@ -54,12 +54,13 @@ __all__ = [
     "flow_matching_loss", "TimeMLP", "train_diffusion", "Reverse", "ddpm_step",
     "ddim_step", "flow_matching_step", "sample_ddpm", "sample_ddim", "sample_flow_matching",
     "x0_variance", "GaussianDenoiser", "MixtureDenoiser", "ExactEpsilon", "ExactVelocity",
-    "GaussianPlusNetwork", "vp_alpha_bar", "vp_pf_ode_drift", "velocity_to_score",
-    "interpolant_sde_step", "sample_interpolant_sde", "interpolant_marginal",
+    "GaussianPlusNetwork", "Guided", "ExactConditional", "vp_alpha_bar", "vp_pf_ode_drift",
+    "velocity_to_score", "interpolant_sde_step", "sample_interpolant_sde", "interpolant_marginal",
     "interpolant_noise_correlation",
 ]
 
 Clip = tuple[float, float] | None
+Labels = torch.Tensor | np.ndarray | int | None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -100,6 +101,33 @@ def _check_clip(clip: Clip) -> Clip:
     if clip is not None and (len(clip) != 2 or not clip[0] < clip[1]):
         raise ValueError(f"clip must be None or a range (low, high) with low < high, got {clip}")
     return clip
+
+
+def _check_labels(
+    labels: object, name: str, high: int | None, x: torch.Tensor | None
+) -> torch.Tensor:
+    """Class labels as an int64 tensor: one integer, or a 1D tensor or array, each in
+    0..high - 1 (``high`` None: any integer >= 0). Given the points ``x``: on their device, one
+    label per row (a single label is repeated)."""
+    is_integer = isinstance(labels, (int, np.integer)) and not isinstance(labels, bool)
+    if not (is_integer or torch.is_tensor(labels) or isinstance(labels, np.ndarray)):
+        kind = type(labels).__name__
+        raise TypeError(f"{name} must be integers (a tensor, an array or an int), got {kind}")
+    device = x.device if x is not None else _device_of(labels)
+    labels = torch.as_tensor(labels, device=device)
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer class labels, got {labels.dtype}")
+    rows = "" if x is None else f" ({len(x)})"
+    if labels.ndim > 1 or (x is not None and labels.ndim == 1 and len(labels) != len(x)):
+        shape = tuple(labels.shape)
+        raise ValueError(f"{name} must be one label or one per row{rows}, got shape {shape}")
+    if labels.device.type != "meta" and labels.numel():
+        low, top = int(labels.min()), int(labels.max())
+        if low < 0 or (high is not None and top >= high):
+            bound = "0.." + ("" if high is None else str(high - 1))
+            raise ValueError(f"{name} must lie in {bound}, got values from {low} to {top}")
+    labels = labels.long()
+    return labels.expand(len(x)) if x is not None and labels.ndim == 0 else labels
 
 
 def _device_of(value: object) -> torch.device:
@@ -239,17 +267,30 @@ def predict_x0(
     return (x_t - s * eps) / a
 
 
+def _predict(
+    model: nn.Module, x: torch.Tensor, time: torch.Tensor, labels: Labels
+) -> torch.Tensor:
+    """model(x, time), or model(x, time, labels) for a class-conditional model."""
+    if labels is None:
+        return _check_model(model)(x, time)
+    return _check_model(model)(x, time, _check_labels(labels, "labels", None, x))
+
+
 def ddpm_loss(
-    model: nn.Module, x0: torch.Tensor, schedule: NoiseSchedule, generator: Seed = None
+    model: nn.Module,
+    x0: torch.Tensor,
+    schedule: NoiseSchedule,
+    generator: Seed = None,
+    labels: Labels = None,
 ) -> torch.Tensor:
     """Ho et al. (2020) simple loss: squared error of the noise prediction, t ~ U{1..T},
-    eps ~ N(0, I) (drawn in that order)."""
+    eps ~ N(0, I) (drawn in that order); with ``labels``, of model(x_t, time, labels)."""
     x0, generator = check_points(x0, "x0"), torch_generator(generator)
     T = _check_schedule(schedule).T
     t = rng.randint(1, T + 1, (len(x0),), x0, generator)
     noise = rng.randn(x0.shape, x0, generator)
     a, s = schedule.coefficients(t, x0, check=False)  # t was drawn in range just above
-    prediction = _check_model(model)(a * x0 + s * noise, t.to(x0.dtype) / T)
+    prediction = _predict(model, a * x0 + s * noise, t.to(x0.dtype) / T, labels)
     return ((prediction - noise) ** 2).sum(-1).mean()
 
 
@@ -270,14 +311,17 @@ def denoising_error(
     return error.mean().item(), (error.std() / math.sqrt(len(error))).item()
 
 
-def flow_matching_loss(model: nn.Module, x0: torch.Tensor, generator: Seed = None) -> torch.Tensor:
+def flow_matching_loss(
+    model: nn.Module, x0: torch.Tensor, generator: Seed = None, labels: Labels = None
+) -> torch.Tensor:
     """Conditional flow matching with the straight path x_t = (1 - t) x_0 + t eps: regress
-    v_theta(x_t, t) on eps - x_0, with t ~ U[0, 1) and eps ~ N(0, I) (drawn in that order)."""
+    v_theta(x_t, t) on eps - x_0, with t ~ U[0, 1) and eps ~ N(0, I) (drawn in that order);
+    with ``labels``, v_theta(x_t, t, labels)."""
     x0, generator = check_points(x0, "x0"), torch_generator(generator)
     t = rng.rand((len(x0),), x0, generator)
     noise = rng.randn(x0.shape, x0, generator)
     x_t = (1 - t[:, None]) * x0 + t[:, None] * noise
-    return ((_check_model(model)(x_t, t) - (noise - x0)) ** 2).sum(-1).mean()
+    return ((_predict(model, x_t, t, labels) - (noise - x0)) ** 2).sum(-1).mean()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,6 +330,10 @@ def flow_matching_loss(model: nn.Module, x0: torch.Tensor, generator: Seed = Non
 class TimeMLP(nn.Module):
     """Residual MLP f(x, time) for eps- or velocity-prediction; time in [0, 1] enters through
     sinusoidal features (Vaswani et al. 2017) added to every block.
+
+    With ``num_classes`` it is class-conditional, f(x, time, labels): a learned embedding of the
+    labels 0..num_classes - 1 and of the null label num_classes ("no label", used when labels is
+    None) is added to the time features, as in classifier-free guidance (Ho & Salimans 2022).
 
     Like ``nn.Linear`` it is built on torch's default device. With ``generator`` its weights are
     drawn from it (``rng.build``: PyTorch's default initialization) and torch's global streams
@@ -298,6 +346,7 @@ class TimeMLP(nn.Module):
         depth: int = 3,
         time_features: int = 32,
         generator: Seed = None,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         self.dim, hidden = check_count(dim, "dim"), check_count(hidden, "hidden")
@@ -317,9 +366,20 @@ class TimeMLP(nn.Module):
         )
         self.blocks = rng.build(lambda: nn.ModuleList(block() for _ in range(depth)), generator)
         self.out = rng.build(lambda: nn.Sequential(nn.SiLU(), nn.Linear(hidden, dim)), generator)
+        # built last, so that an unconditional model draws the same weights as before
+        self.num_classes, self.label = None, None
+        if num_classes is not None:
+            self.num_classes = check_count(num_classes, "num_classes")
+            # the embedding as a matrix applied to one-hot labels (its last row: the null label)
+            embedding = lambda: nn.Linear(num_classes + 1, hidden, bias=False)  # noqa: E731
+            self.label = rng.build(embedding, generator)
 
-    def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
-        """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor (or a number)."""
+    def forward(
+        self, x: torch.Tensor, time: torch.Tensor | float, labels: Labels = None
+    ) -> torch.Tensor:
+        """x of shape (batch, dim), time of shape (batch,) or a 0-dim tensor (or a number);
+        labels (class-conditional model only) one integer or one per row, num_classes or None
+        for the null label."""
         if not torch.is_tensor(x) or x.ndim != 2 or x.shape[1] != self.dim:
             shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
             raise ValueError(f"expected x of shape (batch, {self.dim}), got {shape}")
@@ -329,9 +389,17 @@ class TimeMLP(nn.Module):
             raise ValueError(f"time must be one number or one per row of x, got shape {shape}")
         angles = time.expand(len(x))[:, None] * self.frequencies
         features = torch.cat([angles.sin(), angles.cos()], -1)
+        if self.num_classes is None and labels is not None:
+            raise ValueError("labels need a class-conditional model: TimeMLP(num_classes=...)")
+        label = 0
+        if self.num_classes is not None:
+            labels = self.num_classes if labels is None else labels
+            labels = _check_labels(labels, "labels", self.num_classes + 1, x)
+            one_hot = nn.functional.one_hot(labels, self.num_classes + 1).to(x.dtype)
+            label = self.label(one_hot)
         h = self.inp(x)
         for time_layer, block in zip(self.time, self.blocks, strict=True):
-            h = h + block(h + time_layer(features))
+            h = h + block(h + time_layer(features) + label)
         return self.out(h)
 
 
@@ -345,11 +413,16 @@ def train_diffusion(
     generator: Seed = 0,
     show_progress: bool = True,
     callback: Callable[[int, nn.Module], None] | None = None,
+    labels: Labels = None,
+    label_dropout: float = 0.0,
 ) -> list[float]:
     """Adam with a cosine learning-rate decay to zero (``optim.minimize``; it plays the role of the
     weight averaging of large models) on the DDPM loss, or on the flow-matching loss if
     ``schedule`` is None. Each step draws a batch (with replacement), then the loss's t and eps,
     all from ``generator``. ``callback(step, model)`` runs after every step (for snapshots).
+    With ``labels`` (one class per data row) a class-conditional model learns eps(x, t, c); each
+    label of the batch becomes the null label with probability ``label_dropout`` (drawn after
+    the batch), so one network also learns eps(x, t) (Ho & Salimans 2022, Algorithm 1).
     The model keeps its device, dtype and train/eval mode. Returns the losses."""
     parameters = list(model.parameters()) if isinstance(model, nn.Module) else []
     if not parameters:
@@ -361,13 +434,23 @@ def train_diffusion(
     n_steps, batch_size = check_count(n_steps, "n_steps"), check_count(batch_size, "batch_size")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(step, model), got {callback!r}")
+    label_dropout = check_fraction(label_dropout, "label_dropout")
+    if labels is not None:
+        null = _check_conditional(model, "labels need a model that is")
+        labels = _check_labels(labels, "labels", null, data)
+    elif label_dropout > 0:
+        raise ValueError("label_dropout needs labels (it drops them to the null label)")
     generator = torch_generator(generator)
 
     def loss(step: int) -> torch.Tensor:
-        x0 = data[rng.randint(0, len(data), (batch_size,), data, generator)]
+        index = rng.randint(0, len(data), (batch_size,), data, generator)
+        x0, batch_labels = data[index], None if labels is None else labels[index]
+        if label_dropout > 0:
+            dropped = rng.rand((batch_size,), data, generator) < label_dropout
+            batch_labels = torch.where(dropped, null, batch_labels)
         if schedule is None:
-            return flow_matching_loss(model, x0, generator)
-        return ddpm_loss(model, x0, schedule, generator)
+            return flow_matching_loss(model, x0, generator, batch_labels)
+        return ddpm_loss(model, x0, schedule, generator, batch_labels)
 
     after = None if callback is None else lambda step: callback(step, model)
     was_training = model.training
@@ -804,6 +887,111 @@ class GaussianPlusNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
         return self.gaussian(x, time) + self.net(x, time)
+
+
+# ----------------------------------------------------------------------------------------------
+# Conditional generation: classifier-free guidance
+# ----------------------------------------------------------------------------------------------
+def _check_conditional(model: object, what: str = "model must be") -> int:
+    """The number of classes of a class-conditional model (its null label)."""
+    num_classes = getattr(model, "num_classes", None)
+    if not callable(model) or not isinstance(num_classes, int) or isinstance(num_classes, bool):
+        raise ValueError(
+            f"{what} class-conditional, model(x, time, labels) with an integer num_classes "
+            f"(e.g. TimeMLP(num_classes=...)), got {type(model).__name__}"
+        )
+    return num_classes
+
+
+class Guided(nn.Module):
+    """Classifier-free guidance (Ho & Salimans 2022, eq. 6) of a class-conditional model:
+        eps_w(x, t) = (1 + w) eps(x, t, c) - w eps(x, t, null),
+    the score of p_t(x | c)^(1 + w) p_t(x)^(-w), i.e. grad log p_t(x | c) + w grad log p_t(c | x).
+    w = 0 is the conditional model. ``model`` is called as model(x, time, labels) and as
+    model(x, time) for the null label; ``labels``: one class for every row, or one per row.
+    Called as model(x, time), it works with every sampler."""
+
+    def __init__(self, model: nn.Module, labels: Labels, weight: float) -> None:
+        super().__init__()
+        num_classes = _check_conditional(model)
+        self.model, self.weight = model, check_positive(weight, "weight", allow_zero=True)
+        self.register_buffer("labels", _check_labels(labels, "labels", num_classes, None))
+
+    def forward(self, x: torch.Tensor, time: torch.Tensor | float) -> torch.Tensor:
+        labels = self.labels.to(_check_tensor(x, "x").device)
+        if labels.ndim == 1 and len(labels) != len(x):
+            raise ValueError(f"x must have one row per label ({len(labels)}), got {len(x)} rows")
+        conditional = self.model(x, time, labels)
+        if self.weight == 0:
+            return conditional
+        return (1 + self.weight) * conditional - self.weight * self.model(x, time)
+
+
+class ExactConditional(nn.Module):
+    """The exact class-conditional noise predictor for classes of known density: class c is an
+    isotropic Gaussian mixture (a ``MixtureDenoiser``) of prior weight pi_c, so that eps(x, t, c)
+    is its ``ExactEpsilon`` and the null label's eps(x, t) that of the whole mixture
+    p(x) = sum_c pi_c p(x | c). Called like TimeMLP(num_classes=...): ``Guided`` accepts it."""
+
+    def __init__(
+        self,
+        classes: list[MixtureDenoiser],
+        schedule: NoiseSchedule,
+        weights: torch.Tensor | np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(classes, (list, tuple)) or not classes or not all(
+            isinstance(c, MixtureDenoiser) for c in classes
+        ):
+            raise TypeError("classes must be a non-empty list of MixtureDenoiser, one per class")
+        if len({c.means.shape[1] for c in classes}) > 1:
+            raise ValueError("classes must all live in the same dimension")
+        k, device = len(classes), classes[0].means.device
+        weights = torch.ones(k, dtype=torch.float64, device=device) if weights is None else weights
+        weights = torch.as_tensor(weights, dtype=torch.float64, device=device)
+        if weights.shape != (k,):
+            shape = tuple(weights.shape)
+            raise ValueError(f"weights must have one entry per class ({k}), got {shape}")
+        self.num_classes, self.weights = k, check_weights(weights, "weights") / weights.sum()
+        self.classes = nn.ModuleList(ExactEpsilon(c, schedule) for c in classes)
+        whole = MixtureDenoiser(
+            torch.cat([c.means for c in classes]),
+            torch.cat([c.stds for c in classes]),
+            torch.cat([w * c.weights for w, c in zip(self.weights, classes, strict=True)]),
+            dtype=classes[0].dtype,
+        )
+        self.whole = ExactEpsilon(whole, schedule)
+
+    def forward(
+        self, x: torch.Tensor, time: torch.Tensor | float, labels: Labels = None
+    ) -> torch.Tensor:
+        """eps(x, t, c) for labels c (one, or one per row; num_classes or None: the null label)."""
+        if labels is None:
+            return self.whole(x, time)
+        models = [*self.classes, self.whole]
+        one = torch.is_tensor(labels) and labels.ndim == 0 or not torch.is_tensor(labels)
+        labels = _check_labels(labels, "labels", self.num_classes + 1, _check_tensor(x, "x"))
+        if one and labels.device.type != "meta":  # one class for all rows: one model to run
+            return models[int(labels[0])](x, time)
+        every = torch.stack([eps(x, time) for eps in models])
+        return every[labels, torch.arange(len(x), device=x.device)]
+
+    def log_prob(
+        self, x: torch.Tensor, alpha_bar: float = 1.0, labels: Labels = None
+    ) -> torch.Tensor:
+        """log p_t(x | c) (log p_t(x) for the null label) of the noisy marginal at signal level
+        alpha_bar: each component N(m, s^2 I) becomes N(sqrt(abar) m, (abar s^2 + 1 - abar) I)."""
+        x, alpha_bar = check_points(x, "x"), check_fraction(alpha_bar, "alpha_bar")
+        labels = _check_labels(self.num_classes if labels is None else labels, "labels",
+                               self.num_classes + 1, x)
+        every = []
+        for eps in [*self.classes, self.whole]:
+            mixture = eps.denoiser.mixture
+            stds = torch.sqrt(alpha_bar * mixture.stds**2 + 1 - alpha_bar)
+            noisy = GaussianMixture(mixture.weights, math.sqrt(alpha_bar) * mixture.means, stds)
+            every.append(noisy.log_prob(x.double().to(stds.device)))
+        every = torch.stack(every).to(x.device)
+        return every[labels, torch.arange(len(x), device=x.device)].to(x.dtype)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -30,6 +30,18 @@ def exact_eps():
     return df.ExactEpsilon(gaussian(), SHORT)
 
 
+def conditional_net() -> df.TimeMLP:
+    return df.TimeMLP(2, 8, 1, generator=0, num_classes=3).double()
+
+
+def exact_conditional() -> df.ExactConditional:
+    classes = [df.MixtureDenoiser(points(2, seed=c), stds=0.3) for c in range(3)]
+    return df.ExactConditional(classes, SHORT, weights=torch.tensor([1.0, 2.0, 1.0]))
+
+
+LABELS = torch.arange(16) % 3
+
+
 def run(keep=range(1, 4)) -> df.Reverse:
     return df.sample_ddpm(exact_eps(), points(), SHORT, generator=0, keep=keep)
 
@@ -72,6 +84,22 @@ STOCHASTIC = {
     ),
     "diffusion.sample_interpolant_sde": lambda seed: df.sample_interpolant_sde(
         df.ExactVelocity(gaussian()), points(), 5, lambda t: 0.5, generator=seed, keep=[3, 1]
+    ),
+    "diffusion.ddpm_loss (labels)": (
+        lambda: (conditional_net(),),
+        lambda seed, m: df.ddpm_loss(m, points(), SHORT, generator=seed, labels=LABELS),
+    ),
+    "diffusion.train_diffusion (labels, label dropout)": (
+        lambda: (conditional_net(),),
+        lambda seed, m: (df.train_diffusion(m, points(), SHORT, n_steps=3, batch_size=8,
+                                            generator=seed, show_progress=False, labels=LABELS,
+                                            label_dropout=0.3), m),
+    ),
+    "diffusion.TimeMLP (num_classes)": lambda seed: df.TimeMLP(
+        2, 8, 1, generator=seed, num_classes=3
+    ),
+    "diffusion.sample_ddpm (Guided)": lambda seed: df.sample_ddpm(
+        df.Guided(exact_conditional(), LABELS, 2.0), points(), SHORT, generator=seed, keep=[3]
     ),
 }
 
@@ -188,6 +216,34 @@ DEVICE = {
     ),
     "diffusion.interpolant_noise_correlation": (
         lambda: (gaussian(),), lambda g: df.interpolant_noise_correlation(g, 1.0, 0.2)
+    ),
+    "diffusion.TimeMLP.forward (labels)": (
+        lambda: (conditional_net(), points()),
+        lambda m, x: (m(x, 0.5, LABELS), m(x, 0.5), m(x, 0.5, 3)),
+    ),
+    "diffusion.ddpm_loss (labels)": (
+        lambda: (conditional_net(), points()),
+        lambda m, x: df.ddpm_loss(m, x, SHORT, generator=0, labels=LABELS),
+    ),
+    "diffusion.train_diffusion (labels, label dropout)": (
+        lambda: (conditional_net(), points()),
+        lambda m, x: (df.train_diffusion(m, x, None, n_steps=2, batch_size=4, generator=0,
+                                         show_progress=False, labels=LABELS, label_dropout=0.5), m),
+    ),
+    "diffusion.Guided": (
+        lambda: (df.Guided(conditional_net(), LABELS, 1.5), points()), lambda m, x: m(x, 0.5)
+    ),
+    "diffusion.ExactConditional": (
+        lambda: (exact_conditional(), points()),
+        lambda m, x: (m(x, 0.5, LABELS), m(x, 0.5, 1), m(x, 0.5)),
+    ),
+    "diffusion.ExactConditional.log_prob": (
+        lambda: (exact_conditional(), points()),
+        lambda m, x: (m.log_prob(x, 0.5, LABELS), m.log_prob(x)),
+    ),
+    "diffusion.sample_ddim (Guided)": (
+        lambda: (df.Guided(exact_conditional(), 2, 4.0), points()),
+        lambda m, x: df.sample_ddim(m, x, SHORT, 5),
     ),
 }
 
@@ -317,6 +373,76 @@ _BAD = [
      ValueError, "net"),
     ("GaussianPlusNetwork gaussian", lambda: df.GaussianPlusNetwork(mixture(), SHORT, net()),
      TypeError, "gaussian"),
+    ("TimeMLP num_classes=0", lambda: df.TimeMLP(2, num_classes=0), ValueError, "num_classes"),
+    ("TimeMLP num_classes float", lambda: df.TimeMLP(2, num_classes=3.0), TypeError,
+     "num_classes"),
+    ("TimeMLP.forward labels without classes", lambda: net()(X, 0.5, LABELS), ValueError,
+     "labels"),
+    ("TimeMLP.forward labels > null", lambda: conditional_net()(X, 0.5, 4), ValueError, "labels"),
+    ("TimeMLP.forward labels < 0", lambda: conditional_net()(X, 0.5, LABELS - 1), ValueError,
+     "labels"),
+    ("TimeMLP.forward labels float", lambda: conditional_net()(X, 0.5, LABELS.double()),
+     TypeError, "labels"),
+    ("TimeMLP.forward labels list", lambda: conditional_net()(X, 0.5, [0] * 16), TypeError,
+     "labels"),
+    ("TimeMLP.forward labels length", lambda: conditional_net()(X, 0.5, LABELS[:5]), ValueError,
+     "labels"),
+    ("TimeMLP.forward labels bool", lambda: conditional_net()(X, 0.5, True), TypeError, "labels"),
+    ("ddpm_loss labels shape", lambda: df.ddpm_loss(conditional_net(), X, SHORT,
+                                                    labels=LABELS[None]), ValueError, "labels"),
+    ("train_diffusion label_dropout>1",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, labels=LABELS, label_dropout=1.5,
+                                show_progress=False), ValueError, "label_dropout"),
+    ("train_diffusion label_dropout<0",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, labels=LABELS, label_dropout=-0.1,
+                                show_progress=False), ValueError, "label_dropout"),
+    ("train_diffusion label_dropout NaN",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, labels=LABELS,
+                                label_dropout=float("nan"), show_progress=False), ValueError,
+     "label_dropout"),
+    ("train_diffusion label_dropout without labels",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, label_dropout=0.1,
+                                show_progress=False), ValueError, "label_dropout"),
+    ("train_diffusion labels, unconditional model",
+     lambda: df.train_diffusion(net(), X, SHORT, labels=LABELS, show_progress=False), ValueError,
+     "labels"),
+    ("train_diffusion labels length",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, labels=LABELS[:4],
+                                show_progress=False), ValueError, "labels"),
+    ("train_diffusion labels = null",
+     lambda: df.train_diffusion(conditional_net(), X, SHORT, labels=LABELS + 1,
+                                show_progress=False), ValueError, "labels"),
+    ("Guided weight<0", lambda: df.Guided(conditional_net(), 0, -1.0), ValueError, "weight"),
+    ("Guided weight inf", lambda: df.Guided(conditional_net(), 0, float("inf")), ValueError,
+     "weight"),
+    ("Guided weight tensor", lambda: df.Guided(conditional_net(), 0, torch.tensor(1.0)),
+     TypeError, "weight"),
+    ("Guided model", lambda: df.Guided(net(), 0, 1.0), ValueError, "model"),
+    ("Guided labels = null", lambda: df.Guided(conditional_net(), 3, 1.0), ValueError, "labels"),
+    ("Guided labels 2D", lambda: df.Guided(conditional_net(), LABELS[None], 1.0), ValueError,
+     "labels"),
+    ("Guided labels float", lambda: df.Guided(conditional_net(), 1.0, 1.0), TypeError, "labels"),
+    ("Guided x rows", lambda: df.Guided(conditional_net(), LABELS, 1.0)(X[:3], 0.5), ValueError,
+     "x"),
+    ("ExactConditional classes", lambda: df.ExactConditional([gaussian()], SHORT), TypeError,
+     "classes"),
+    ("ExactConditional no classes", lambda: df.ExactConditional([], SHORT), TypeError,
+     "classes"),
+    ("ExactConditional dimensions",
+     lambda: df.ExactConditional([mixture(), df.MixtureDenoiser(points(2, 3))], SHORT),
+     ValueError, "classes"),
+    ("ExactConditional weights length",
+     lambda: df.ExactConditional([mixture()], SHORT, torch.ones(2)), ValueError, "weights"),
+    ("ExactConditional weights zero",
+     lambda: df.ExactConditional([mixture()], SHORT, torch.zeros(1)), ValueError, "weights"),
+    ("ExactConditional schedule", lambda: df.ExactConditional([mixture()], 40), TypeError,
+     "schedule"),
+    ("ExactConditional labels > null", lambda: exact_conditional()(X, 0.5, 4), ValueError,
+     "labels"),
+    ("ExactConditional.log_prob alpha_bar",
+     lambda: exact_conditional().log_prob(X, 1.5), ValueError, "alpha_bar"),
+    ("ExactConditional.log_prob labels",
+     lambda: exact_conditional().log_prob(X, 0.5, LABELS[:3]), ValueError, "labels"),
     ("vp_alpha_bar t>1", lambda: df.vp_alpha_bar(1.5), ValueError, "t"),
     ("vp_alpha_bar beta_max", lambda: df.vp_alpha_bar(0.5, 1.0, 0.5), ValueError, "beta_max"),
     ("velocity_to_score t=0", lambda: df.velocity_to_score(X, X, 0.0), ValueError, "t"),

@@ -600,3 +600,149 @@ def test_interpolant_sde_rejects_bad_input():
         df.sample_interpolant_sde(velocity, x, 5, "0.5")
     with pytest.raises(ValueError, match="keep"):
         df.sample_interpolant_sde(velocity, x, 5, keep=[6])
+# --- conditional generation and classifier-free guidance -----------------------------------------
+def three_classes() -> tuple[torch.Tensor, float, df.ExactConditional]:
+    """Three Gaussian classes N(m_c, 0.36 I) at the corners of a triangle, equal weights."""
+    angles = torch.tensor([90.0, 210.0, 330.0], dtype=torch.float64) * math.pi / 180
+    means = 1.2 * torch.stack([angles.cos(), angles.sin()], 1)
+    classes = [df.MixtureDenoiser(means[c : c + 1], stds=0.6) for c in range(3)]
+    return means, 0.6, df.ExactConditional(classes, SCHEDULE)
+
+
+def test_unconditional_time_mlp_draws_the_weights_it_always_drew():
+    """Adding num_classes changed nothing for unconditional models (values recorded before the
+    label embedding existed), and a conditional model shares every other weight with them."""
+    state = df.TimeMLP(2, 16, 1, generator=0).state_dict()
+    assert "label.weight" not in state
+    assert state["inp.weight"][0].tolist() == [-0.005293981172144413, 0.37932288646698]
+    assert state["out.1.bias"].tolist() == [-0.21014168858528137, 0.00368422269821167]
+    total = sum(v.double().sum() for k, v in state.items() if k != "frequencies")
+    assert float(total) == pytest.approx(-5.101359566586325, abs=1e-9)
+    conditional = df.TimeMLP(2, 16, 1, generator=0, num_classes=3).state_dict()
+    assert conditional["label.weight"].shape == (16, 4)
+    assert all(torch.equal(conditional[k], v) for k, v in state.items())
+
+
+def test_guidance_is_the_weighted_combination_of_conditional_and_null_predictions():
+    model = df.TimeMLP(2, 16, 2, generator=0, num_classes=3).double()
+    x = torch.randn(12, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    labels, time = torch.arange(12) % 3, torch.linspace(0.1, 1, 12, dtype=torch.float64)
+    conditional, null = model(x, time, labels), model(x, time)
+    assert torch.equal(null, model(x, time, 3)), "labels=None is the null label"
+    assert not torch.allclose(conditional, null)
+    assert torch.equal(df.Guided(model, labels, 0.0)(x, time), conditional)
+    for w in (0.5, 3.0):
+        guided = df.Guided(model, labels, w)(x, time)
+        assert torch.allclose(guided, (1 + w) * conditional - w * null, atol=1e-12)
+    one = df.Guided(model, 2, 2.0)(x, time)  # one class for every row
+    assert torch.allclose(one, 3 * model(x, time, torch.full((12,), 2)) - 2 * null, atol=1e-12)
+
+
+def test_guided_exact_model_without_guidance_samples_the_class():
+    """w = 0: the exact conditional model's ancestral samples are the class Gaussian, within four
+    standard errors of its mean and of each entry of its covariance."""
+    means, std, exact = three_classes()
+    x_T = torch.randn(4000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for c in (0, 2):
+        x = df.sample_ddpm(df.Guided(exact, c, 0.0), x_T, SCHEDULE, generator=c + 1).x
+        n = len(x)
+        assert ((x.mean(0) - means[c]).abs() < 4 * std / math.sqrt(n)).all()
+        cov = torch.cov(x.T)
+        variance_error = std**2 * math.sqrt(2 / n)  # of a sample variance of a Gaussian
+        assert ((cov.diagonal() - std**2).abs() < 4 * variance_error).all()
+        assert abs(float(cov[0, 1])) < 4 * std**2 / math.sqrt(n)
+
+
+def test_guided_exact_score_is_the_score_of_the_tilted_density():
+    """eps_w = (1 + w) eps_c - w eps_null is -sqrt(1 - abar_t) grad log[p_t(x|c)^(1+w) p_t(x)^-w],
+    with the log-densities written out here independently and differentiated by autograd."""
+    means, std, exact = three_classes()
+    x = 2 * torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for t in (20, 200, 600):
+        abar = float(SCHEDULE.alpha_bar[t])
+        variance = abar * std**2 + 1 - abar
+
+        def log_class(y, c, abar=abar, variance=variance):
+            d2 = ((y - math.sqrt(abar) * means[c]) ** 2).sum(-1)
+            return -d2 / (2 * variance) - math.log(2 * math.pi * variance)
+
+        def log_tilted(y, c, w):
+            whole = torch.logsumexp(torch.stack([log_class(y, k) for k in range(3)]), 0)
+            whole = whole - math.log(3)
+            return ((1 + w) * log_class(y, c) - w * whole).sum()
+
+        for c, w in ((0, 1.0), (1, 4.0)):
+            y = x.clone().requires_grad_(True)
+            (score,) = torch.autograd.grad(log_tilted(y, c, w), y)
+            eps = df.Guided(exact, c, w)(x, torch.tensor(t / SCHEDULE.T))
+            assert torch.allclose(-eps / math.sqrt(1 - abar), score, atol=1e-8)
+            assert torch.allclose(exact.log_prob(x, abar, c), log_class(x, c), atol=1e-10)
+
+
+def test_guidance_pushes_samples_away_from_the_other_classes():
+    means, _, exact = three_classes()
+    x_T = torch.randn(2000, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    nearer, away = [], []
+    for w in (0.0, 1.0, 4.0):
+        x = df.sample_ddim(df.Guided(exact, 0, w), x_T, SCHEDULE, 100).x
+        nearer.append((torch.cdist(x, means).argmin(1) == 0).double().mean().item())
+        away.append(torch.cdist(x.mean(0, keepdim=True), means[1:]).min().item())
+    assert nearer[0] < 0.95 and nearer[0] < nearer[1] <= nearer[2]
+    assert away[0] < away[1] < away[2]
+
+
+class LabelRecorder(torch.nn.Module):
+    """A fake class-conditional model that records the labels it is trained with."""
+
+    num_classes = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.seen = []
+
+    def forward(self, x, time, labels=None):
+        self.seen.append(None if labels is None else labels.clone())
+        return self.scale * x
+
+
+def test_label_dropout_replaces_labels_by_the_null_label():
+    data = torch.randn(30, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(30) % 3
+    train = lambda model, p: df.train_diffusion(  # noqa: E731
+        model, data, SCHEDULE, n_steps=5, batch_size=64, generator=4, show_progress=False,
+        labels=labels, label_dropout=p,
+    )
+    everything = LabelRecorder()
+    train(everything, 1.0)
+    assert all(bool((seen == 3).all()) for seen in everything.seen)
+    half = LabelRecorder()
+    train(half, 0.5)
+    # the documented draws: the batch, then the dropout mask, then the loss's t and eps
+    g = torch.Generator().manual_seed(4)
+    index = torch.randint(0, 30, (64,), generator=g)
+    dropped = torch.rand(64, generator=g) < 0.5
+    assert torch.equal(half.seen[0], torch.where(dropped, 3, labels[index]))
+    share = torch.cat(half.seen).eq(3).double().mean().item()
+    assert abs(share - 0.5) < 4 * math.sqrt(0.25 / (5 * 64))
+    kept = LabelRecorder()
+    train(kept, 0.0)
+    assert all(bool((seen < 3).all()) for seen in kept.seen)
+
+
+def test_training_with_labels_is_reproducible_and_uses_them():
+    data = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 4
+
+    def trained(with_labels: bool) -> tuple[list[float], df.TimeMLP]:
+        model = df.TimeMLP(2, 16, 1, generator=0, num_classes=4)
+        extra = {"labels": labels, "label_dropout": 0.2} if with_labels else {}
+        losses = df.train_diffusion(model, data, SCHEDULE, n_steps=20, batch_size=16,
+                                    generator=1, show_progress=False, **extra)
+        return losses, model
+
+    (first, a), (again, b), (plain, c) = trained(True), trained(True), trained(False)
+    assert first == again
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert first != plain
+    assert not torch.equal(a.label.weight, c.label.weight), "the class embedding was trained"
