@@ -22,6 +22,7 @@ __all__ = [
     "two_moons",
     "rings",
     "checkerboard",
+    "gaussian_clusters",
 ]
 
 N_TRAIN, N_VALIDATION = 1000, 350
@@ -100,3 +101,19 @@ def checkerboard(n: int, generator: NumpySeed = 0) -> np.ndarray:
     # move to the black square of the column
     row = np.where((np.floor(x) + row) % 2 == 0, row, (row + 3) % 4 - 2)
     return np.stack([x, row + rng.uniform(0, 1, n)], axis=1)
+
+
+def gaussian_clusters(
+    n: int, dim: int = 16, clusters: int = 8, std: float = 0.35, generator: NumpySeed = 0
+) -> np.ndarray:
+    """Equal-weight isotropic Gaussian clusters in ``dim`` dimensions, shape (n, dim).
+
+    The cluster centres are fixed (drawn once from seed 123 and scaled to length 0.9 sqrt(dim)),
+    so draws with different generators come from the same distribution, like ``two_moons``."""
+    n, dim = check_count(n, "n"), check_count(dim, "dim")
+    clusters = check_count(clusters, "clusters")
+    std = check_positive(std, "std", allow_zero=True)
+    centres = np.random.default_rng(123).standard_normal((clusters, dim))
+    centres *= 0.9 * np.sqrt(dim) / np.linalg.norm(centres, axis=1, keepdims=True)
+    rng = numpy_generator(generator)
+    return centres[rng.integers(clusters, size=n)] + std * rng.standard_normal((n, dim))

@@ -3,8 +3,15 @@
 A model that minimized its training loss exactly would learn the score of its training set, a
 mixture of point masses, and could only return training points (``diffusion.MixtureDenoiser``).
 Here: the two-model test of Kadkhodaie et al. (ICLR 2024), which measures when trained networks
-stop copying their training sets, and ``Ensemble``, which trains the many small networks of that
-test in one vectorized call.
+stop copying their training sets; ``Ensemble``, which trains the many small networks of that test
+in one vectorized call; and the collapse criterion of Biroli, Bonnaire, de Bortoli & Mezard (2024),
+which says from the data's covariance spectrum when the exact training-set score collapses onto
+single training points:
+    I(alpha, sigma) = 1/2 sum_k log(1 + alpha^2 lambda_k / sigma^2)   (nats)
+is the information x_t = alpha x_0 + sigma eps carries about x_0 for Gaussian data with covariance
+eigenvalues lambda_k (an upper bound for any data with that covariance), and N training points
+are too few to fill the noisy distribution, so the posterior over them collapses, when
+N < exp(I).
 """
 
 from __future__ import annotations
@@ -17,11 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import check_count, check_points
+from .checks import check_count, check_finite, check_fraction, check_points, check_positive
 from .diffusion import NoiseSchedule, TimeMLP, _check_schedule, sample_ddim, train_diffusion
 from .rng import Seed, torch_generator
 
-__all__ = ["Ensemble", "HalfSplit", "half_split_sweep", "half_split_experiment"]
+__all__ = [
+    "Ensemble", "HalfSplit", "half_split_sweep", "half_split_experiment", "transition_size",
+    "mutual_information", "collapse_size", "posterior_entropy",
+]
 
 
 class Ensemble(nn.Module):
@@ -142,3 +152,68 @@ def half_split_experiment(
 ) -> HalfSplit:
     """One pool and one size n of ``half_split_sweep`` (same keyword arguments)."""
     return half_split_sweep([pool], [n], schedule, noise, **kwargs)[0][0]
+
+
+def transition_size(sizes: list[int], ratios: np.ndarray, level: float = 0.5) -> float:
+    """The training-set size at which the half-split ratio first rises above ``level``,
+    interpolated linearly in log N between the two sizes around the crossing. ``ratios`` holds
+    one value per size (for example the mean over draws). Raises if the ratio never crosses."""
+    sizes = [check_count(n, "sizes") for n in sizes]
+    ratios = np.asarray(ratios, dtype=float)
+    if ratios.shape != (len(sizes),) or len(sizes) < 2:
+        raise ValueError(f"ratios must hold one value per size ({len(sizes)} >= 2), got shape "
+                         f"{ratios.shape}")
+    level = check_fraction(level, "level")
+    above = np.flatnonzero(ratios > level)
+    if len(above) == 0 or above[0] == 0:
+        where = "never rises above" if len(above) == 0 else "is already above"
+        raise ValueError(f"the ratio {where} {level} in the measured range {sizes[0]}..{sizes[-1]}")
+    k = int(above[0])
+    logs = np.log([sizes[k - 1], sizes[k]])
+    return float(np.exp(np.interp(level, ratios[k - 1 : k + 1], logs)))
+
+
+def _spectrum(eigenvalues: torch.Tensor | np.ndarray) -> torch.Tensor:
+    values = torch.as_tensor(eigenvalues, dtype=torch.float64)
+    if values.ndim != 1 or len(values) == 0:
+        shape = tuple(values.shape)
+        raise ValueError(f"eigenvalues must be a non-empty 1-d array, got shape {shape}")
+    if bool((check_finite(values, "eigenvalues") < 0).any()):
+        raise ValueError("eigenvalues must be non-negative (a covariance spectrum)")
+    return values
+
+
+def mutual_information(
+    eigenvalues: torch.Tensor | np.ndarray, alpha: float, sigma: float
+) -> float:
+    """I(x_0; alpha x_0 + sigma eps) = 1/2 sum_k log(1 + alpha^2 lambda_k / sigma^2) in nats for
+    Gaussian x_0 with covariance eigenvalues lambda_k; for other data with that covariance it is an
+    upper bound (at fixed covariance the Gaussian has the largest entropy)."""
+    values = _spectrum(eigenvalues)
+    alpha = check_positive(alpha, "alpha", allow_zero=True)
+    sigma = check_positive(sigma, "sigma")
+    return float(0.5 * torch.log1p(alpha**2 * values / sigma**2).sum())
+
+
+def collapse_size(eigenvalues: torch.Tensor | np.ndarray, alpha: float, sigma: float) -> float:
+    """exp(I(alpha, sigma)): below this many training points the exact training-set score at
+    this noise level is dominated by single training points (Biroli et al. 2024's collapse)."""
+    return math.exp(mutual_information(eigenvalues, alpha, sigma))
+
+
+def posterior_entropy(
+    train: torch.Tensor, x: torch.Tensor, alpha: float, sigma: float
+) -> torch.Tensor:
+    """Entropy in nats of the posterior over training points given a noisy point,
+    w_i(x) proportional to exp(-|x - alpha x_i|^2 / (2 sigma^2)), one value per row of x: the
+    log of the number of training points the exact training-set denoiser averages over
+    (``diffusion.MixtureDenoiser`` with zero widths). For N >> exp(I) and x drawn from the
+    noisy data distribution its mean is log N - I; for N << exp(I) it falls towards 0."""
+    train = check_points(torch.as_tensor(train), "train")
+    x = check_points(torch.as_tensor(x), "x", train.shape[1])
+    alpha = check_positive(alpha, "alpha", allow_zero=True)
+    sigma = check_positive(sigma, "sigma")
+    xd, td = x.double(), train.double().to(x.device)
+    squared = (xd**2).sum(1, keepdim=True) - 2 * alpha * xd @ td.T + alpha**2 * (td**2).sum(1)
+    log_w = torch.log_softmax(-squared.clamp(min=0) / (2 * sigma**2), dim=1)
+    return -(log_w.exp() * log_w).sum(1).to(x.dtype)
