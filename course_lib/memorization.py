@@ -25,7 +25,14 @@ import torch
 from torch import nn
 
 from .checks import check_count, check_finite, check_fraction, check_points, check_positive
-from .diffusion import NoiseSchedule, TimeMLP, _check_schedule, sample_ddim, train_diffusion
+from .diffusion import (
+    NoiseSchedule,
+    TimeMLP,
+    _check_schedule,
+    _device_of,
+    sample_ddim,
+    train_diffusion,
+)
 from .rng import Seed, torch_generator
 
 __all__ = [
@@ -174,7 +181,7 @@ def transition_size(sizes: list[int], ratios: np.ndarray, level: float = 0.5) ->
 
 
 def _spectrum(eigenvalues: torch.Tensor | np.ndarray) -> torch.Tensor:
-    values = torch.as_tensor(eigenvalues, dtype=torch.float64)
+    values = torch.as_tensor(eigenvalues, dtype=torch.float64, device=_device_of(eigenvalues))
     if values.ndim != 1 or len(values) == 0:
         shape = tuple(values.shape)
         raise ValueError(f"eigenvalues must be a non-empty 1-d array, got shape {shape}")
@@ -209,8 +216,8 @@ def posterior_entropy(
     log of the number of training points the exact training-set denoiser averages over
     (``diffusion.MixtureDenoiser`` with zero widths). For N >> exp(I) and x drawn from the
     noisy data distribution its mean is log N - I; for N << exp(I) it falls towards 0."""
-    train = check_points(torch.as_tensor(train), "train")
-    x = check_points(torch.as_tensor(x), "x", train.shape[1])
+    train = check_points(torch.as_tensor(train, device=_device_of(train)), "train")
+    x = check_points(torch.as_tensor(x, device=_device_of(x)), "x", train.shape[1])
     alpha = check_positive(alpha, "alpha", allow_zero=True)
     sigma = check_positive(sigma, "sigma")
     xd, td = x.double(), train.double().to(x.device)

@@ -48,6 +48,7 @@ STOCHASTIC = {
     "data.rings": lambda seed: data.rings(50, generator=seed),
     "data.checkerboard": lambda seed: data.checkerboard(50, generator=seed),
     "data.two_moons": lambda seed: data.two_moons(50, generator=seed),
+    "data.gaussian_clusters": lambda seed: data.gaussian_clusters(50, generator=seed),
 }
 
 DEVICE = {
@@ -181,6 +182,14 @@ BAD_INPUTS = [
      "COURSE_DEVICE"),
     ("data.rings n=0", lambda: data.rings(0), ValueError, "n"),
     ("data.two_moons noise<0", lambda: data.two_moons(10, noise=-1.0), ValueError, "noise"),
+    ("data.gaussian_clusters n=0", lambda: data.gaussian_clusters(0), ValueError, "n"),
+    ("data.gaussian_clusters dim=0", lambda: data.gaussian_clusters(5, dim=0), ValueError, "dim"),
+    ("data.gaussian_clusters clusters=0", lambda: data.gaussian_clusters(5, clusters=0),
+     ValueError, "clusters"),
+    ("data.gaussian_clusters std<0", lambda: data.gaussian_clusters(5, std=-0.1), ValueError,
+     "std"),
+    ("data.gaussian_clusters generator", lambda: data.gaussian_clusters(5, generator=1.5),
+     TypeError, "generator"),
     (
         "stats.mmd dims",
         lambda: stats.mmd(torch.zeros(3, 2), torch.zeros(3, 3)),

@@ -54,3 +54,27 @@ def test_checkerboard_lies_on_black_squares_with_equal_mass():
     assert len(counts) == 8  # the 8 black squares of the 4 x 4 board
     expected = len(x) / 8  # multinomial counts: standard deviation sqrt(n p (1 - p))
     assert np.all(np.abs(counts - expected) < 5 * np.sqrt(len(x) * (1 / 8) * (7 / 8)))
+
+
+def test_gaussian_clusters_have_fixed_centres_and_the_stated_spread():
+    """Shape and reproducibility; the centres do not depend on the generator (std = 0 returns
+    them exactly, at length 0.9 sqrt(dim)), so the cluster means of two draws agree within
+    sampling error."""
+    x = data.gaussian_clusters(500, generator=4)
+    assert x.shape == (500, 16)
+    np.testing.assert_array_equal(x, data.gaussian_clusters(500, generator=4))
+    assert not np.array_equal(x, data.gaussian_clusters(500, generator=5))
+    centres = np.unique(data.gaussian_clusters(2000, std=0.0, generator=1), axis=0)
+    other = np.unique(data.gaussian_clusters(2000, std=0.0, generator=2), axis=0)
+    np.testing.assert_array_equal(centres, other)
+    assert centres.shape == (8, 16)
+    np.testing.assert_allclose(np.linalg.norm(centres, axis=1), 0.9 * 4, rtol=1e-12)
+    assert data.gaussian_clusters(10, dim=3, clusters=2, generator=0).shape == (10, 3)
+    for seed in (1, 2):
+        draw = data.gaussian_clusters(8000, std=0.35, generator=seed)
+        nearest = np.argmin(((draw[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+        for k, centre in enumerate(centres):
+            members = draw[nearest == k]
+            error = 0.35 / np.sqrt(len(members))  # per coordinate
+            assert np.all(np.abs(members.mean(0) - centre) < 5 * error), (seed, k)
+            assert abs(members.std(0).mean() - 0.35) < 0.02
