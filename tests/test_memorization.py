@@ -9,7 +9,7 @@ import torch
 
 from course_lib import diffusion as df
 from course_lib import memorization as mem
-from course_lib.data import two_moons
+from course_lib.data import gaussian_clusters, two_moons
 
 SCHEDULE = df.NoiseSchedule.linear(1000)
 
@@ -43,6 +43,27 @@ def test_half_split_memorizes_small_sets_and_generalizes_on_large_ones():
     assert large.a_b_distance < small.a_b_distance / 3
     with pytest.raises(ValueError, match="disjoint"):
         mem.half_split_experiment(pool[:10], 8, SCHEDULE, noise)
+
+
+def test_covariance_criterion_overshoots_the_networks_transition_on_clusters():
+    """Lecture 07, section 3: calibrated on the moons (whose networks still copy at N = 4, so their
+    N* >= 4), the collapse size predicts that 16-dimensional clusters need far more than 16 points,
+    yet networks trained on 16 cluster points already generalize (and on 1 point they copy)."""
+    moons = torch.tensor(two_moons(50_000, 0.05, generator=5))
+    clusters = torch.tensor(gaussian_clusters(50_000, generator=5))
+    spectra = [torch.linalg.eigvalsh(torch.cov(x.T)) for x in (moons, clusters)]
+    alphas, sigmas = SCHEDULE.alpha_bar[1:].sqrt(), (1 - SCHEDULE.alpha_bar[1:]).sqrt()
+    moons_nc, clusters_nc = (
+        np.array([mem.collapse_size(lam, float(a), float(s)) for a, s in zip(alphas, sigmas, strict=True)])
+        for lam in spectra
+    )
+    t_r = int(np.argmax(moons_nc < 4))  # the first step at which the moons' N_C falls below 4
+    assert clusters_nc[t_r] > 50 * 16, clusters_nc[t_r]  # 1680: a hundred times the 16
+    noise = torch.randn(500, 16, generator=torch.Generator().manual_seed(6))
+    one, sixteen = mem.half_split_sweep(
+        [gaussian_clusters(512, generator=20)], [1, 16], SCHEDULE, noise, n_steps=1000, generator=0
+    )[0]
+    assert one.ratio < 0.3 and sixteen.ratio > 0.5, (one.ratio, sixteen.ratio)
 
 
 # The collapse criterion (Biroli, Bonnaire, de Bortoli & Mezard 2024) and the transition size.
