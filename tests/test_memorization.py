@@ -53,9 +53,9 @@ def test_covariance_criterion_overshoots_the_networks_transition_on_clusters():
     clusters = torch.tensor(gaussian_clusters(50_000, generator=5))
     spectra = [torch.linalg.eigvalsh(torch.cov(x.T)) for x in (moons, clusters)]
     alphas, sigmas = SCHEDULE.alpha_bar[1:].sqrt(), (1 - SCHEDULE.alpha_bar[1:]).sqrt()
+    levels = list(zip(alphas.tolist(), sigmas.tolist(), strict=True))
     moons_nc, clusters_nc = (
-        np.array([mem.collapse_size(lam, float(a), float(s)) for a, s in zip(alphas, sigmas, strict=True)])
-        for lam in spectra
+        np.array([mem.collapse_size(lam, a, s) for a, s in levels]) for lam in spectra
     )
     t_r = int(np.argmax(moons_nc < 4))  # the first step at which the moons' N_C falls below 4
     assert clusters_nc[t_r] > 50 * 16, clusters_nc[t_r]  # 1680: a hundred times the 16
