@@ -157,7 +157,6 @@ class AutoregressiveSpins(nn.Module):
         if not isinstance(z2, bool):
             raise TypeError(f"z2 must be True or False, got {type(z2).__name__}")
         self.z2 = z2
-        self.register_buffer("_log_2", torch.tensor(math.log(2.0)), persistent=False)
 
         def made() -> nn.ModuleDict:
             inputs = torch.arange(1, n + 1)
@@ -200,7 +199,7 @@ class AutoregressiveSpins(nn.Module):
         spins = self._check(spins)
         log_q = self._log_prob_ordered(spins)
         if self.z2:
-            log_q = torch.logaddexp(log_q, self._log_prob_ordered(-spins)) - self._log_2
+            log_q = torch.logaddexp(log_q, self._log_prob_ordered(-spins)) - math.log(2.0)
         return log_q
 
     @torch.no_grad()
@@ -220,7 +219,7 @@ class AutoregressiveSpins(nn.Module):
             spins[:, i] = torch.where(uniform[:, i] < torch.sigmoid(logits[:, i]), 1.0, -1.0)
         log_q = F.logsigmoid(spins * logits).sum(-1)
         if self.z2:  # q_sym(s) = q_sym(-s): one more pass gives q(-s), flipped or not
-            log_q = torch.logaddexp(log_q, self._log_prob_ordered(-spins)) - self._log_2
+            log_q = torch.logaddexp(log_q, self._log_prob_ordered(-spins)) - math.log(2.0)
             flip = rng.rand((n, 1), like, generator) < 0.5
             spins = torch.where(flip, -spins, spins)
         return (spins, log_q) if return_log_prob else spins
