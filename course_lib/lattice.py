@@ -176,11 +176,12 @@ def lattice_realnvp(
     return Flow(layers, L * L)
 
 
-def _check_model(model: object, name: str = "flow") -> nn.Module:
-    if not all(callable(getattr(model, m, None)) for m in ("sample", "log_prob", "parameters")):
+def _check_model(model: object, name: str = "flow", trainable: bool = True) -> nn.Module:
+    """``model`` checked to have sample(n, generator=) and log_prob (and parameters to train)."""
+    needs = ("sample", "log_prob", "parameters") if trainable else ("sample", "log_prob")
+    if not all(callable(getattr(model, m, None)) for m in needs):
         raise TypeError(
-            f"{name} must be a model with sample, log_prob and parameters (a Flow), "
-            f"got {type(model).__name__}"
+            f"{name} must be a model with {', '.join(needs)} (a Flow), got {type(model).__name__}"
         )
     return model
 
@@ -257,7 +258,7 @@ def variational_free_energy_estimate(
 ) -> tuple[float, float]:
     """F_q = E_q[log q + S] on n samples of the flow, and its standard error: an upper bound on
     F = -log Z (Gibbs-Bogoliubov), tight only when q = p."""
-    flow, n = _check_model(flow), check_count(n, "n", minimum=2)
+    flow, n = _check_model(flow, trainable=False), check_count(n, "n", minimum=2)
     _, log_q, s = _model_samples(flow, action, n, rng.torch_generator(generator))
     f = check_finite(log_q + s, "log q + S")
     return float(f.mean()), float(f.std() / math.sqrt(n))
@@ -344,7 +345,7 @@ def flow_metropolis(
     together up front. ``log_prob`` is the unnormalized target (-S); returns ``sampling.Chains``."""
     if not callable(log_prob):
         raise TypeError("log_prob must be a function of a batch x of shape (chains, d)")
-    proposal = _check_model(proposal, "proposal")
+    proposal = _check_model(proposal, "proposal", trainable=False)
     x0 = check_points(x0, "x0").detach()
     n_steps = check_count(n_steps, "n_steps")
     if check_count(keep_every, "keep_every") > n_steps:
