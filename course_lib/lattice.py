@@ -5,9 +5,10 @@ field theory", Phys. Rev. D 100, 034515 (2019).
 The target is known only up to its normalization, p(phi) = exp(-S(phi)) / Z, and there are no
 data. A flow q_theta is trained by minimizing the reverse Kullback-Leibler divergence
     KL(q || p) = E_q[log q + S] + log Z = F_q - F,
-the variational free energy again (F = -log Z); F_q >= F is an upper bound (Albergo et al.,
-eq. 10). Its samples are then made exact either by importance weights w = exp(-S) / q or by an
-independent Metropolis-Hastings chain whose proposals are the flow's samples (eq. 11).
+the variational free energy again (F = -log Z); F_q >= F is an upper bound (the training
+objective of Albergo et al.). Its samples are then made exact either by importance weights
+w = exp(-S) / q or by an independent Metropolis-Hastings chain whose proposals are the flow's
+samples.
 
 Action (hopping form, the two-dimensional version of ``flows.phi4_action``), on an L x L lattice
 with periodic boundaries and N = L^2 sites:
@@ -69,7 +70,7 @@ def _check_couplings(kappa: object, lam: object) -> tuple[float, float]:
 def lattice_action(phi: torch.Tensor, kappa: float, lam: float) -> torch.Tensor:
     """S(phi) = sum_x [-2 kappa sum_mu phi_x phi_{x+mu} + phi_x^2 + lam (phi_x^2 - 1)^2] of
     periodic L x L lattices, one value per configuration of the batch (..., L, L)
-    (Albergo et al. 2019, eq. 5, hopping form)."""
+    (the hopping form used by Albergo et al. 2019)."""
     phi = _check_lattice(phi)
     kappa, lam = _check_couplings(kappa, lam)
     hopping = phi * (torch.roll(phi, -1, dims=-1) + torch.roll(phi, -1, dims=-2))
@@ -164,7 +165,7 @@ def lattice_realnvp(
     L: int, n_layers: int = 8, hidden: int = 64, *, generator: rng.Seed = None
 ) -> Flow:
     """RealNVP on flattened L x L lattices: ``flows.AffineCoupling`` layers whose masks alternate
-    between the two checkerboard sublattices (Albergo et al. 2019, Sec. III; there the networks
+    between the two checkerboard sublattices (as in Albergo et al. 2019, where the networks
     are convolutional, here small MLPs). Standard-normal prior; every coupling starts as the
     identity, so the untrained flow is the prior."""
     L, n_layers = check_count(L, "L", minimum=2), check_count(n_layers, "n_layers")
@@ -189,9 +190,7 @@ def _check_model(model: object, name: str = "flow", trainable: bool = True) -> n
 class Z2Symmetrized(nn.Module):
     """q_sym(phi) = [q(phi) + q(-phi)] / 2 for a flow q: invariant under phi -> -phi, as the
     target. log_prob by logaddexp; sampling draws from q and flips the sign with probability 1/2.
-    Shares the flow's parameters, so it can be trained (or retrained) by ``train_reverse_kl``
-    (the symmetrization of Albergo et al., PRD 100, Sec. V, and Nicoli et al., PRL 126, 032001
-    (2021))."""
+    Shares the flow's parameters, so it can be trained (or retrained) by ``train_reverse_kl``."""
 
     def __init__(self, flow: nn.Module) -> None:
         super().__init__()
@@ -236,7 +235,7 @@ def train_reverse_kl(
     """Minimize the reverse KL, i.e. the variational free energy F_q = E_q[log q(phi) + S(phi)]
     (= KL(q || p) - log Z), estimated on ``batch_size`` fresh samples of the flow per step
     (reparametrized, drawn from ``generator``; no data), with the course's Adam loop
-    ``optim.minimize`` and gradients clipped at norm 10 (Albergo et al. 2019, eq. 10). ``action``
+    ``optim.minimize`` and gradients clipped at norm 10 (Albergo et al. 2019). ``action``
     maps the flow's samples (batch, dim) to S. Returns the losses, upper bounds on -log Z."""
     flow = _check_model(flow)
     if not callable(action):
@@ -293,7 +292,7 @@ class ImportanceWeights:
 
 def importance_weights(log_q: torch.Tensor, action: torch.Tensor) -> ImportanceWeights:
     """Weights w_i proportional to exp(-S_i) / q_i for samples phi_i of q, given log q(phi_i) and
-    S(phi_i) (1-D, one per sample): the reweighting of Albergo et al. 2019 (Sec. IV), and
+    S(phi_i) (1-D, one per sample): the reweighting of Albergo et al. 2019, and
     log Z ~ log mean exp(-S - log q) (error: sqrt(var w / n) / mean w)."""
     for value, name in ((log_q, "log_q"), (action, "action")):
         if not torch.is_tensor(value) or value.ndim != 1 or len(value) < 2:
@@ -337,7 +336,7 @@ def flow_metropolis(
     keep_every: int = 1,
     generator: rng.Seed = None,
 ) -> Chains:
-    """Independent Metropolis-Hastings with the flow as proposal (Albergo et al. 2019, eq. 11):
+    """Independent Metropolis-Hastings with the flow as proposal (Albergo et al. 2019):
     phi' ~ q, independent of the current phi, accepted with
         min(1, p(phi') q(phi) / (p(phi) q(phi'))) = min(1, w(phi') / w(phi)),  w = p / q.
     Exact for any q that covers p; the acceptance rate measures how close q is to p. All chains
