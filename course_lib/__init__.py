@@ -1,11 +1,12 @@
 """Reference library for the course *Generative models through the lens of statistical physics*.
 
 One small module per lecture topic (``ising``, ``hopfield``, ``sampling``, ``latent``, ``flows``,
-``diffusion``, ``memorization``) plus shared helpers: ``rng`` (the ``generator=`` argument and
-draws from it), ``checks`` (argument checks), ``stats`` (Gaussian log-density, AUC,
-autocorrelation times, error bars, two-sample distances), ``optim`` (the Adam training loop
-``minimize``), ``data`` (toy data sets), ``notebook`` (seeding, device, plotting style, progress
-bars, showing source code) and ``grading`` (lab test helpers).
+``diffusion``, ``memorization``; ``variational`` and ``lattice`` for the closing lecture on
+generative models as tools of physics, whose notebook is not written yet) plus shared helpers:
+``rng`` (the ``generator=`` argument and draws from it), ``checks`` (argument checks), ``stats``
+(Gaussian log-density, AUC, autocorrelation times, error bars, two-sample distances), ``optim``
+(the Adam training loop ``minimize``), ``data`` (toy data sets), ``notebook`` (seeding, device,
+plotting style, progress bars, showing source code) and ``grading`` (lab test helpers).
 """
 
 __version__ = "0.1.0"
