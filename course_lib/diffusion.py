@@ -747,6 +747,15 @@ class GaussianDenoiser:
         return self.marginal_sample(n, 1.0, generator)
 
 
+def _scaled_squared_distances(
+    x: torch.Tensor, alpha: torch.Tensor | float, points: torch.Tensor
+) -> torch.Tensor:
+    """|x_b - alpha p_k|^2 for every row x_b of x and every row p_k of points, shape (batch, k),
+    without a (batch, k, dim) intermediate; ``alpha`` a number or a column (batch, 1)."""
+    squared = (x**2).sum(-1, keepdim=True) - 2 * alpha * (x @ points.T)
+    return (squared + alpha**2 * (points**2).sum(-1)).clamp(min=0)
+
+
 class MixtureDenoiser:
     """Exact denoiser of an isotropic Gaussian mixture x_0 ~ sum_k w_k N(m_k, s_k^2 I)
     (the mixture itself, for sampling, is ``sampling.GaussianMixture``).
@@ -802,9 +811,7 @@ class MixtureDenoiser:
         ).reshape(-1, 1)
         alpha, sigma = as_column(alpha), as_column(sigma)
         variance = alpha**2 * stds**2 + sigma**2  # (batch or 1, k)
-        # |x - alpha m_k|^2 without a (batch, k, d) intermediate
-        squared = (xd**2).sum(-1, keepdim=True) - 2 * alpha * (xd @ means.T)
-        squared = (squared + alpha**2 * (means**2).sum(-1)).clamp(min=0)
+        squared = _scaled_squared_distances(xd, alpha, means)
         log_r = weights.log() - squared / (2 * variance) - 0.5 * d * variance.log()
         r = torch.softmax(log_r, dim=-1)
         shrink = r * alpha * stds**2 / variance  # r_k times the per-component shrinkage

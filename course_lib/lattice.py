@@ -38,6 +38,7 @@ from .checks import check_count, check_finite, check_points, check_real, check_w
 from .flows import AffineCoupling, Flow
 from .optim import minimize
 from .sampling import Chains
+from .stats import mean_and_error
 
 __all__ = [
     "lattice_action", "Phi4", "magnetization", "free_field_eigenvalues", "free_field_log_z",
@@ -259,8 +260,8 @@ def variational_free_energy_estimate(
     F = -log Z (Gibbs-Bogoliubov), tight only when q = p."""
     flow, n = _check_model(flow, trainable=False), check_count(n, "n", minimum=2)
     _, log_q, s = _model_samples(flow, action, n, rng.torch_generator(generator))
-    f = check_finite(log_q + s, "log q + S")
-    return float(f.mean()), float(f.std() / math.sqrt(n))
+    mean, error = mean_and_error(check_finite(log_q + s, "log q + S").cpu().double().numpy())
+    return float(mean), float(error)
 
 
 # --------------------------------------------------------------------------- making it exact
@@ -304,7 +305,7 @@ def importance_weights(log_q: torch.Tensor, action: torch.Tensor) -> ImportanceW
     log_w = (-action - log_q).detach()
     n = len(log_w)
     weights = torch.softmax(log_w, 0)
-    ess = 1.0 / float((weights**2).sum())
+    ess = kish_ess(weights)
     log_z = float(torch.logsumexp(log_w, 0)) - math.log(n)
     relative = weights * n  # w / mean w
     log_z_error = float(relative.std() / math.sqrt(n))

@@ -30,6 +30,7 @@ from .diffusion import (
     TimeMLP,
     _check_schedule,
     _device_of,
+    _scaled_squared_distances,
     sample_ddim,
     train_diffusion,
 )
@@ -221,6 +222,6 @@ def posterior_entropy(
     alpha = check_positive(alpha, "alpha", allow_zero=True)
     sigma = check_positive(sigma, "sigma")
     xd, td = x.double(), train.double().to(x.device)
-    squared = (xd**2).sum(1, keepdim=True) - 2 * alpha * xd @ td.T + alpha**2 * (td**2).sum(1)
-    log_w = torch.log_softmax(-squared.clamp(min=0) / (2 * sigma**2), dim=1)
+    squared = _scaled_squared_distances(xd, alpha, td)
+    log_w = torch.log_softmax(-squared / (2 * sigma**2), dim=1)
     return -(log_w.exp() * log_w).sum(1).to(x.dtype)
