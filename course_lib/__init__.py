@@ -2,7 +2,7 @@
 
 One small module per lecture topic (``ising``, ``hopfield``, ``sampling``, ``latent``, ``flows``,
 ``diffusion``, ``memorization``; ``variational`` and ``lattice`` for the closing lecture on
-generative models as tools of physics, whose notebook is not written yet) plus shared helpers:
+generative models as tools of physics) plus shared helpers:
 ``rng`` (the ``generator=`` argument and draws from it), ``checks`` (argument checks), ``stats``
 (Gaussian log-density, AUC, autocorrelation times, error bars, two-sample distances), ``optim``
 (the Adam training loop ``minimize``), ``data`` (toy data sets), ``notebook`` (seeding, device,
@@ -20,4 +20,5 @@ LECTURE_MODULES: dict[str, str] = {
     "05_flows": "flows",
     "06_diffusion": "diffusion",
     "07_memorization": "memorization",
+    "08_physics": "variational",   # its part 2 uses lattice.py
 }
