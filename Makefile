@@ -4,7 +4,7 @@
 # Other targets: make test-fast (lint and all but the browser tests), make test-browser (lectures in a real
 #                browser), make test-notebooks (lectures under nbval, where no browser is available),
 #                make release (student versions of the labs), make grade LAB=.. SUBMISSIONS=.. (grade a class),
-#                make site (static course site),
+#                make site (static course site), make classroom (a demo JupyterHub class),
 #                make notebooks (re-execute lectures),
 #                make bench (benchmarks).
 
@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed
 # pytest workers; notebooks keep their cells on one worker
 JOBS   ?= 2
 
-.PHONY: lab test test-fast test-browser test-notebooks lint release grade sandbox browser site notebooks bench clean
+.PHONY: classroom lab test test-fast test-browser test-notebooks lint release grade sandbox browser site notebooks bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -42,6 +42,11 @@ sandbox:
 # The browser tests drive Debian's Chromium: installed here when missing and we are root with apt-get.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || echo "warning: Chromium is not installed; the browser tests will be skipped (and fail on CI)"
+
+# A local demo classroom (JupyterHub + nbgrader's exchange) on http://127.0.0.1:8000 until Ctrl-C;
+# `$(BIN)/python classroom/demo.py grade LAB` collects, grades and releases feedback (see README).
+classroom: $(STAMP)
+	$(BIN)/python classroom/demo.py start $(CLASSROOM_ARGS)
 
 # The whole suite: the fast suite, then the real-browser suite (they do not share the two cores).
 test: test-fast test-browser
