@@ -17,6 +17,7 @@ students then press *Fetch Feedback* in their Assignments tab.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import html
 import os
 import secrets
@@ -69,16 +70,17 @@ def prepare(run: Path) -> None:
         '{"disabledExtensions": {"@jupyter/nbgrader:formgrader": true,'
         ' "@jupyter/nbgrader:create-assignment": true, "@jupyter/nbgrader:course-list": true}}\n'
     )
-    news = run / "config" / "lab-settings" / "@jupyterlab" / "apputils-extension"
-    news.mkdir(parents=True, exist_ok=True)
-    (news / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}\n'
-    )
-    tracker = run / "config" / "lab-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True, exist_ok=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}\n')
+    seeds = {  # JupyterLab settings of every user, written once: no news, every cell rendered
+        "apputils-extension/notification": '{"fetchNews": "false", "checkForUpdates": false}\n',
+        "notebook-extension/tracker": '{"windowingMode": "none"}\n',
+    }
     for user in (INSTRUCTOR, *STUDENTS):
-        (run / "home" / user).mkdir(parents=True, exist_ok=True)
+        settings = run / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab"
+        for name, text in seeds.items():
+            path = settings / f"{name}.jupyterlab-settings"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
     if not course.exists():
         shutil.copytree(
             ROOT / "labs",
@@ -92,8 +94,13 @@ def prepare(run: Path) -> None:
             nbgrader(run, course, "release_assignment", lab)
 
 
+def with_our_path(**extra: str) -> dict[str, str]:
+    """The environment with this Python's scripts first on PATH (nbgrader runs ``alembic``)."""
+    return dict(os.environ, PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]), **extra)
+
+
 def nbgrader(run: Path, course: Path, *args: str) -> None:
-    env = dict(os.environ, JUPYTER_CONFIG_PATH=role_config_path(run, "instructor"))
+    env = with_our_path(JUPYTER_CONFIG_PATH=role_config_path(run, "instructor"))
     subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=env, check=True)
 
 
@@ -112,6 +119,13 @@ def our_processes(run: Path) -> list[int]:
 
 
 def start(run: Path, port: int, hub_port: int, proxy_api_port: int) -> int:
+    (run / "hub").mkdir(parents=True, exist_ok=True)
+    lock = open(run / "hub" / "lock", "w")
+    try:  # one classroom per run folder: a second one would take the first one's processes
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"error: a classroom is already running in {run}", file=sys.stderr)
+        return 2
     prepare(run)
     password_file = run / "hub" / "password"
     password = os.environ.get("CLASSROOM_PASSWORD")
@@ -120,15 +134,13 @@ def start(run: Path, port: int, hub_port: int, proxy_api_port: int) -> int:
             password_file.write_text(secrets.token_urlsafe(9))
             password_file.chmod(0o600)
         password = password_file.read_text().strip()
-    env = dict(
-        os.environ,
+    env = with_our_path(
         CLASSROOM_RUN=str(run),
         CLASSROOM_PORT=str(port),
         CLASSROOM_HUB_PORT=str(hub_port),
         CLASSROOM_PROXY_API_PORT=str(proxy_api_port),
         CLASSROOM_PASSWORD=password,
         CLASSROOM_STUDENTS=",".join(STUDENTS),
-        PATH=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
     )
     hub = subprocess.Popen(
         [str(BIN / "jupyterhub"), "-f", str(ROOT / "classroom" / "jupyterhub_config.py")],
@@ -159,7 +171,7 @@ def start(run: Path, port: int, hub_port: int, proxy_api_port: int) -> int:
         except ProcessLookupError:
             pass
     print(f"classroom stopped (hub exit code {code}; {len(left)} stray processes killed)")
-    return 0 if not left else 1
+    return 0 if code == 0 and not left else 1
 
 
 def grade(run: Path, lab: str) -> int:
@@ -173,6 +185,7 @@ def grade(run: Path, lab: str) -> int:
         [sys.executable, "-m", "course_grader", "grade", lab, str(course / "submitted"),
          "--course", str(course), "--out", str(out)],
         cwd=ROOT,
+        env=with_our_path(),
     )
     if done.returncode:
         return done.returncode
@@ -180,6 +193,8 @@ def grade(run: Path, lab: str) -> int:
     for text in sorted((out / "feedback").glob(f"*/{lab}.md")):
         student = text.parent.name
         submitted = course / "submitted" / student / lab
+        if not (submitted / "submission_secret.txt").exists():
+            continue  # no submission of this lab (the grader gave a zero row)
         target = course / "feedback" / student / lab
         target.mkdir(parents=True, exist_ok=True)
         body = html.escape(text.read_text())

@@ -68,7 +68,7 @@ def role_environment(spawner):
         JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
         JUPYTER_DATA_DIR=str(home / ".local" / "share" / "jupyter"),
         JUPYTER_RUNTIME_DIR=str(home / ".local" / "share" / "jupyter" / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(RUN / "config" / "lab-settings"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / ".jupyter" / "lab" / "user-settings"),
         IPYTHONDIR=str(home / ".ipython"),
         MPLCONFIGDIR=str(home / ".matplotlib"),
         CLASSROOM_RUN=str(RUN),  # lets the demo script find every process it started

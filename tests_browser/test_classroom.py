@@ -13,6 +13,8 @@ has stopped at the end (one test: the steps depend on each other and share one h
 from __future__ import annotations
 
 import csv
+import html
+import http.client
 import json
 import os
 import re
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from course_grader.sandbox import sandbox_available
 from tests_browser.test_lectures_in_browser import CHROMIUM, ROOT, free_port
 
 sys.path.insert(0, str(ROOT / "classroom"))
@@ -196,20 +199,33 @@ def test_students_submit_in_the_browser_and_the_instructor_grades(classroom, bro
     inbound = run / "exchange" / demo.COURSE_ID / "inbound"
     assert {p.name.split("+")[0] for p in inbound.iterdir()} == {"alice", "bob"}
 
-    # Isolation through the hub: bob's session cannot reach alice's server, and his own server
-    # cannot leave his home folder (alice's work, the instructor's source).
+    # Isolation through the hub. A positive control first: bob's session reads his own notebook.
     bob = pages["bob"]
+    own = bob.request.get(url + f"/user/bob/api/contents/{LAB}/{LAB}.ipynb")
+    assert own.status == 200 and "def delta_energy" in own.text(), "bob reads his own notebook"
+    pages["instructor"] = log_in(browser, url, demo.INSTRUCTOR)  # so that its server exists
+    # Other users' servers: the hub must refuse bob (redirects followed to the end).
+    for path in (f"/user/alice/api/contents/{LAB}/{LAB}.ipynb",
+                 f"/user/instructor/api/contents/course/source/{LAB}/{LAB}.ipynb"):
+        response = bob.request.get(url + path)
+        assert response.status == 403, f"{path}: HTTP {response.status}"
+        assert "def delta_energy" not in response.text(), path
+    # His own server, with raw paths that climb out of his home (sent as they are, unnormalized).
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in bob.context.cookies())
+    host, port = url.removeprefix("http://").split(":")
     for path in (
-        f"/user/alice/api/contents/{LAB}/{LAB}.ipynb",
         f"/user/bob/api/contents/../alice/{LAB}/{LAB}.ipynb",
         f"/user/bob/api/contents/%2E%2E/alice/{LAB}/{LAB}.ipynb",
+        f"/user/bob/api/contents/..%2Falice%2F{LAB}%2F{LAB}.ipynb",
         f"/user/bob/api/contents/..%2Finstructor%2Fcourse%2Fsource%2F{LAB}%2F{LAB}.ipynb",
-        f"/user/instructor/api/contents/course/source/{LAB}/{LAB}.ipynb",
     ):
-        response = bob.request.get(url + path, max_redirects=0)
-        body = response.text()
-        assert response.status in (302, 403, 404), f"{path}: HTTP {response.status}"
-        assert "BEGIN SOLUTION" not in body and "def delta_energy" not in body, path
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection.request("GET", path, headers={"Cookie": cookie})
+        response = connection.getresponse()
+        body = response.read().decode(errors="replace")
+        connection.close()
+        assert response.status in (403, 404), f"{path}: HTTP {response.status}"
+        assert "def delta_energy" not in body and "BEGIN SOLUTION" not in body, path
 
     # The instructor: collect, grade in the sandbox, release feedback.
     graded = subprocess.run(
@@ -217,6 +233,8 @@ def test_students_submit_in_the_browser_and_the_instructor_grades(classroom, bro
         capture_output=True, text=True, timeout=600,
     )
     assert graded.returncode == 0, graded.stdout + graded.stderr
+    if sandbox_available():
+        assert "WITHOUT a sandbox" not in graded.stdout
     course = run / "home" / demo.INSTRUCTOR / "course"
     with open(course / "graded" / LAB / "grades.csv") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
@@ -229,7 +247,8 @@ def test_students_submit_in_the_browser_and_the_instructor_grades(classroom, bro
     # The students fetch their feedback from the Assignments tab.
     hidden = hidden_test_lines()
     assert hidden, "the lab has hidden tests to look for"
-    for user, page in pages.items():
+    for user in ("alice", "bob"):
+        page = pages[user]
         page.reload()
         page.wait_for_selector("#jp-main-statusbar", timeout=60_000)
         open_assignments(page, "submitted_assignments_list")
@@ -242,7 +261,7 @@ def test_students_submit_in_the_browser_and_the_instructor_grades(classroom, bro
             page.wait_for_timeout(500)
         files = list(folder.glob("*/*.html"))
         assert len(files) == 1, f"{user}: feedback files {files}"
-        feedback = files[0].read_text()
+        feedback = html.unescape(files[0].read_text())
         assert f"Score: {score[user]:g} / {max_score:g}" in feedback, f"{user}: no score"
         leaked = [line for line in hidden if line in feedback]
         assert not leaked, f"{user}: hidden test text in the feedback: {leaked[:2]}"
