@@ -144,6 +144,7 @@ def start(run: Path, port: int, hub_port: int, proxy_api_port: int) -> int:
         CLASSROOM_HUB_PORT=str(hub_port),
         CLASSROOM_PROXY_API_PORT=str(proxy_api_port),
         CLASSROOM_PASSWORD=password,
+        CLASSROOM_INSTRUCTOR=INSTRUCTOR,
         CLASSROOM_STUDENTS=",".join(STUDENTS),
     )
     hub = subprocess.Popen(

@@ -3,7 +3,8 @@
 One hub on 127.0.0.1, the Python configurable-http-proxy, one single-user Jupyter server per
 user started by the hub as a local process in the course's own environment, and nbgrader's
 exchange in a shared folder. The demo script sets ``CLASSROOM_RUN`` (the folder that holds the
-hub's state, the exchange and every user's home), ``CLASSROOM_PORT`` and ``CLASSROOM_PASSWORD``.
+hub's state, the exchange and every user's home), ``CLASSROOM_PORT``, ``CLASSROOM_PASSWORD``
+and the users (``CLASSROOM_INSTRUCTOR``, ``CLASSROOM_STUDENTS``).
 
 Threat model of this demo: the hub decides who may reach which server (each user's browser
 session reaches only their own server; the file browser cannot leave the user's home), but every
@@ -20,8 +21,8 @@ c = get_config()  # noqa: F821 (provided by JupyterHub)
 
 RUN = Path(os.environ["CLASSROOM_RUN"]).resolve()
 BIN = Path(sys.executable).parent
-INSTRUCTORS = {"instructor"}
-STUDENTS = set(os.environ.get("CLASSROOM_STUDENTS", "alice,bob,carol").split(","))
+INSTRUCTORS = {os.environ["CLASSROOM_INSTRUCTOR"]}  # the users are listed in demo.py
+STUDENTS = set(os.environ["CLASSROOM_STUDENTS"].split(","))
 
 c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('CLASSROOM_PORT', '8000')}"
 c.JupyterHub.hub_ip = "127.0.0.1"

@@ -17,7 +17,6 @@ import html
 import http.client
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,8 +25,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from course_grader.notebooks import secret_lines
 from course_grader.sandbox import sandbox_available
 from tests_browser.test_lectures_in_browser import CHROMIUM, ROOT, free_port
 
@@ -51,15 +52,6 @@ def solution_cells() -> list[str]:
             lines = "".join(cell["source"]).splitlines()
             cells.append("\n".join(line for line in lines if "### " not in line))
     return cells
-
-
-def hidden_test_lines() -> list[str]:
-    """Every substantial line between nbgrader's hidden-test markers in the lab's source."""
-    source = json.loads((ROOT / "labs" / "source" / LAB / f"{LAB}.ipynb").read_text())
-    text = "\n".join("".join(cell["source"]) for cell in source["cells"])
-    blocks = re.findall(r"BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", text, re.S)
-    return [line.strip() for block in blocks for line in block.splitlines()
-            if len(line.strip()) > 20 and not line.strip().startswith("#")]
 
 
 def log_tail(log, size: int = 5000) -> str:
@@ -245,7 +237,7 @@ def test_students_submit_in_the_browser_and_the_instructor_grades(classroom, bro
     assert 0 < score["bob"] < max_score, rows["bob"]
 
     # The students fetch their feedback from the Assignments tab.
-    hidden = hidden_test_lines()
+    hidden = secret_lines(nbformat.read(ROOT / "labs" / "source" / LAB / f"{LAB}.ipynb", 4))
     assert hidden, "the lab has hidden tests to look for"
     for user in ("alice", "bob"):
         page = pages[user]
